@@ -1,0 +1,212 @@
+"""Backbone registry: name -> keras.applications builder, preprocessing, sizes and blocks.
+
+Nothing here imports Keras at module level: a spec names the constructor and the
+preprocessing module, and :func:`build_backbone` imports them when a model is built.
+"""
+
+import importlib
+import re
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build and feed one backbone.
+
+    Attributes
+    ----------
+    constructor : str
+        Name of the builder in ``keras.applications`` (or ``"small_cnn"``).
+    preprocessing : str
+        Module of ``keras.applications`` whose ``preprocess_input`` maps pixel
+        values in [0, 255] to what the backbone expects, or ``"unit"`` for
+        ``x / 255``.
+    default_size : int
+        Input height and width the weights were trained at.
+    min_size : int
+        Smallest height and width the architecture accepts.
+    block_pattern : str
+        Regular expression matching the layer-name prefix of a block; the valid
+        ``fine_tune_from`` names are the prefixes it finds.
+    fine_tune_from : str, int, float or None
+        The recommended ``fine_tune_from`` (what ``"auto"`` means).
+    pretrained : bool
+        Whether ImageNet weights exist for it.
+    """
+
+    constructor: str
+    preprocessing: str
+    default_size: int
+    min_size: int
+    block_pattern: str
+    fine_tune_from: object
+    pretrained: bool = True
+
+
+def _efficientnet(constructor, size):
+    return BackboneSpec(constructor, "efficientnet", size, 32, r"block\d+[a-z]", "block6a")
+
+
+# "auto" fine-tunes about the top fifth of each network: the last stage (or the
+# last two blocks) whose features are the most specific to ImageNet.
+BACKBONES = {
+    "mobilenet_v2": BackboneSpec("MobileNetV2", "mobilenet_v2", 224, 32, r"block_\d+", "block_13"),
+    "mobilenet_v3_small": BackboneSpec(
+        "MobileNetV3Small", "mobilenet_v3", 224, 32, r"expanded_conv_\d+", "expanded_conv_9"
+    ),
+    "mobilenet_v3_large": BackboneSpec(
+        "MobileNetV3Large", "mobilenet_v3", 224, 32, r"expanded_conv_\d+", "expanded_conv_12"
+    ),
+    "efficientnet_b0": _efficientnet("EfficientNetB0", 224),
+    "efficientnet_b1": _efficientnet("EfficientNetB1", 240),
+    "efficientnet_b2": _efficientnet("EfficientNetB2", 260),
+    "efficientnet_b3": _efficientnet("EfficientNetB3", 300),
+    "efficientnet_v2_b0": BackboneSpec(
+        "EfficientNetV2B0", "efficientnet_v2", 224, 32, r"block\d+[a-z]", "block6a"
+    ),
+    "resnet50": BackboneSpec("ResNet50", "resnet", 224, 32, r"conv\d_block\d+", "conv5_block1"),
+    "resnet50_v2": BackboneSpec(
+        "ResNet50V2", "resnet_v2", 224, 32, r"conv\d_block\d+", "conv5_block1"
+    ),
+    "vgg16": BackboneSpec("VGG16", "vgg16", 224, 32, r"block\d+", "block5"),
+    "densenet121": BackboneSpec(
+        "DenseNet121", "densenet", 224, 32, r"conv\d_block\d+", "conv5_block9"
+    ),
+    "xception": BackboneSpec("Xception", "xception", 299, 71, r"block\d+", "block13"),
+    # InceptionV3's branch layers are anonymous (conv2d_87); its top two
+    # inception blocks are its last 62 layers (the Keras fine-tuning guide).
+    "inception_v3": BackboneSpec("InceptionV3", "inception_v3", 299, 75, r"mixed\d+", 62),
+    "convnext_tiny": BackboneSpec(
+        "ConvNeXtTiny", "convnext", 224, 32, r"convnext_tiny_stage_\d+", "convnext_tiny_stage_3"
+    ),
+    # Chollet's "very little data" baseline: three conv/pool blocks trained from
+    # scratch. Stage 1 trains all of it; there is nothing to fine-tune.
+    "small_cnn": BackboneSpec(
+        "small_cnn", "unit", 150, 16, r"block\d+", None, pretrained=False
+    ),
+}
+
+
+def get_spec(name):
+    """Return the :class:`BackboneSpec` of a registered backbone name."""
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown backbone {name!r}. Known backbones: {', '.join(sorted(BACKBONES))}; "
+            "or pass a keras.Model (or a callable returning one)."
+        ) from None
+
+
+def preprocess_function(spec):
+    """Return the function mapping [0, 255] float pixels to the backbone's input."""
+    if spec is None:
+        return None
+    if spec.preprocessing == "unit":
+        return lambda x: x / 255.0
+    module = importlib.import_module(f"keras.applications.{spec.preprocessing}")
+    return module.preprocess_input
+
+
+def _small_cnn(input_shape, seed):
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for block, filters in enumerate((32, 32, 64), start=1):
+        x = layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=keras.initializers.HeUniform(seed=seed + block),
+            name=f"block{block}_conv",
+        )(x)
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
+    """Build a headless backbone for RGB images of ``image_size``.
+
+    ``weights`` is ``"imagenet"``, ``None`` or a path to a weights file.
+    """
+    input_shape = (*image_size, 3)
+    if spec.constructor == "small_cnn":
+        if weights is not None:
+            raise ValueError(
+                "backbone='small_cnn' is trained from scratch and has no pretrained "
+                f"weights; got weights={weights!r}. Pass weights=None."
+            )
+        return _small_cnn(input_shape, seed)
+
+    import keras
+
+    constructor = getattr(keras.applications, spec.constructor)
+    kwargs = {"include_top": False, "weights": weights, "input_shape": input_shape}
+    kwargs.update(backbone_kwargs or {})
+    try:
+        return constructor(**kwargs)
+    except Exception as exc:
+        if weights != "imagenet" or not _looks_like_download_error(exc):
+            raise
+        raise OSError(
+            f"Could not download the ImageNet weights of {spec.constructor} ({exc}). "
+            "Without a network, pass weights=None, a path to a weights file, or put "
+            "the file Keras asks for in its cache (KERAS_HOME/models, ~/.keras/models "
+            "by default)."
+        ) from exc
+
+
+def _looks_like_download_error(exc):
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(word in text for word in ("url", "fetch", "download", "connection", "http"))
+
+
+def block_names(backbone, pattern):
+    """Return the distinct block prefixes of ``backbone``'s layers, in order."""
+    regex = re.compile(pattern)
+    names = []
+    for layer in backbone.layers:
+        match = regex.match(layer.name)
+        if match and match.group(0) not in names:
+            names.append(match.group(0))
+    return names
+
+
+def _matches_prefix(name, prefix):
+    # "block_1" must not select "block_10_expand".
+    return name == prefix or name.startswith(prefix + "_")
+
+
+def fine_tune_index(backbone, fine_tune_from, pattern=None):
+    """Return the index in ``backbone.layers`` of the first layer to unfreeze.
+
+    ``fine_tune_from`` is a layer-name prefix, an int (the last n layers) or a
+    float in (0, 1] (that fraction of the layers, from the top).
+    """
+    n_layers = len(backbone.layers)
+    if isinstance(fine_tune_from, str):
+        for index, layer in enumerate(backbone.layers):
+            if _matches_prefix(layer.name, fine_tune_from):
+                return index
+        valid = block_names(backbone, pattern) if pattern else []
+        if not valid:
+            valid = [layer.name for layer in backbone.layers]
+        raise ValueError(
+            f"fine_tune_from={fine_tune_from!r} matches no layer of backbone "
+            f"{backbone.name!r}. Valid block names: {', '.join(valid)}; or pass an int "
+            "(the last n layers) or a float in (0, 1] (that fraction from the top)."
+        )
+    if isinstance(fine_tune_from, Integral):
+        if not 1 <= fine_tune_from <= n_layers:
+            raise ValueError(
+                f"fine_tune_from={fine_tune_from} must be between 1 and the number of "
+                f"backbone layers ({n_layers})."
+            )
+        return n_layers - int(fine_tune_from)
+    if isinstance(fine_tune_from, Real):
+        return n_layers - max(1, round(float(fine_tune_from) * n_layers))
+    raise TypeError(f"Unsupported fine_tune_from={fine_tune_from!r}.")

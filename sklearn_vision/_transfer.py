@@ -1,0 +1,652 @@
+"""TransferImageClassifier: a pretrained Keras backbone and a new head, as a scikit-learn classifier."""
+
+import math
+import os
+import random
+from contextlib import contextmanager, nullcontext
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._backbones import (
+    BACKBONES,
+    build_backbone,
+    fine_tune_index,
+    get_spec,
+    preprocess_function,
+)
+from ._images import check_images, make_dataset
+
+_OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
+
+
+@contextmanager
+def _seeded_keras(seed):
+    """Make Keras's unseeded initializers and layers reproducible, then restore.
+
+    Keras draws the default seed of every initializer and random layer from
+    Python's ``random`` module; seeding it for the duration of model building
+    makes the model a function of ``seed`` without leaving global state changed.
+    """
+    state = random.getstate()
+    random.seed(int(seed))
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+@contextmanager
+def _dtype_policy(mixed_precision):
+    """Build under the ``mixed_float16`` policy when asked, then restore the old one."""
+    if not mixed_precision:
+        yield
+        return
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _default_augmentation(seed):
+    import keras
+
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(0.05, seed=seed + 1),
+            layers.RandomZoom(0.1, seed=seed + 2),
+            layers.RandomContrast(0.1, seed=seed + 3),
+        ],
+        name="augmentation",
+    )
+
+
+def _make_optimizer(optimizer, learning_rate):
+    """Return a new optimizer of the given kind at ``learning_rate``."""
+    import keras
+
+    template = keras.optimizers.get(optimizer)
+    config = {**template.get_config(), "learning_rate": learning_rate}
+    return type(template).from_config(config)
+
+
+class TransferImageClassifier(ClassifierMixin, BaseEstimator):
+    """Image classifier that fine-tunes a pretrained Keras backbone, in two stages.
+
+    A new head (global average pooling, dropout, softmax) is put on a
+    ``keras.applications`` backbone. Stage 1 trains the head with the backbone
+    frozen; stage 2 unfreezes the backbone from ``fine_tune_from`` to the top and
+    trains it at ``fine_tune_learning_rate``. BatchNormalization layers stay
+    frozen and in inference mode in both stages, so the small batches of a
+    fine-tuning run never overwrite the statistics learnt on ImageNet. Both stages
+    stop early on a held-out stratified split and keep their best weights.
+
+    Parameters
+    ----------
+    backbone : str, keras.Model, callable or None, default="mobilenet_v2"
+        A registered name (see ``sklearn_vision.BACKBONES``), a ``keras.Model``
+        mapping images to feature maps or vectors (copied, never modified), or a
+        callable returning one. ``"small_cnn"`` is a three-block convnet trained
+        from scratch: stage 1 trains all of it and ``"auto"`` skips stage 2.
+        ``None`` means no backbone: ``X`` holds feature vectors (for instance
+        :class:`BackboneFeatures` output) and only the head is trained.
+    weights : "imagenet", path or None, default="imagenet"
+        Backbone weights: ImageNet (downloaded once into the Keras cache; offline,
+        a file already in the cache is used), random (``None``), or a weights
+        file. For a ``keras.Model`` backbone, only a path changes its weights.
+    image_size : int, (int, int) or None, default=None
+        Height and width images are resized to; ``None`` is the backbone's default
+        (the input shape of a ``keras.Model`` backbone).
+    backbone_kwargs : dict, default=None
+        Extra keyword arguments for the ``keras.applications`` constructor, such
+        as ``{"alpha": 0.35}`` for MobileNetV2.
+    dropout : float, default=0.3
+        Dropout rate before the softmax layer.
+    epochs : int, default=10
+        Stage-1 epochs (an upper bound with ``early_stopping``).
+    learning_rate : float, default=1e-3
+        Stage-1 learning rate.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"} or keras optimizer, default="adam"
+        Optimizer kind; each stage gets a new one at its own learning rate.
+    fine_tune_from : str, int, float, "auto" or None, default="auto"
+        Where stage 2 starts unfreezing: a block name prefix (``"block_10"`` for
+        MobileNetV2, ``"block6a"`` for EfficientNet, ``"conv5_block1"`` for
+        ResNet50), the last ``n`` backbone layers (int), that fraction of the
+        layers from the top (float in (0, 1]), the backbone's recommended block
+        (``"auto"``; none for a ``keras.Model`` backbone), or ``None`` to skip
+        stage 2.
+    fine_tune_epochs : int, default=20
+        Stage-2 epochs (an upper bound with ``early_stopping``).
+    fine_tune_learning_rate : float, default=1e-4
+        Stage-2 learning rate.
+    batch_size : int, default=32
+        Images per gradient step.
+    early_stopping : bool, default=True
+        Hold out a stratified ``validation_fraction`` of the training data, stop
+        each stage when its validation loss has not improved for
+        ``n_iter_no_change`` epochs and restore the best weights. With ``False``
+        no data is held out and every epoch runs.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    augmentation : None, "default" or keras layer, default=None
+        Random transformations of the training images (flip, small rotation,
+        zoom and contrast for ``"default"``), applied in training only, to pixels
+        in [0, 255] before the backbone's preprocessing.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``.
+    cache : {"auto", True, False}, default="auto"
+        Whether stage 1 trains the head on backbone features computed once, rather
+        than running the frozen backbone every epoch. ``"auto"`` caches when that
+        gives the same model (no augmentation, a frozen pretrained backbone).
+    strategy : None, "mirrored" or tf.distribute.Strategy, default=None
+        Strategy under whose scope the model is built, compiled and trained.
+    mixed_precision : bool, default=False
+        Build the model under the ``mixed_float16`` policy (the softmax output
+        stays float32); the global policy is restored afterwards.
+    callbacks : list of keras.callbacks.Callback, default=None
+        Extra callbacks for both stages.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights of new layers, the validation split, shuffling,
+        dropout and augmentation: the same value gives the same predictions on CPU.
+    verbose : int, default=0
+        Keras's ``verbose`` for ``fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_classes_ : int
+        Number of classes.
+    model_ : keras.Model
+        The trained model. It takes images already resized to ``image_size_``
+        and preprocessed for the backbone (or feature rows with
+        ``backbone=None``) and returns class probabilities.
+    history_ : dict
+        ``{"frozen": {...}, "fine_tune": {...}}``, per-epoch metric lists of each
+        stage (``loss``, ``accuracy`` and, with early stopping, ``val_loss``,
+        ``val_accuracy``); the stage-2 dict is empty when it was skipped.
+    image_size_ : tuple of int or None
+        ``(height, width)`` the images are resized to (``None`` with
+        ``backbone=None``).
+    fine_tune_index_ : int or None
+        Index in the backbone's layers of the first layer stage 2 trained, or
+        ``None`` when stage 2 was skipped.
+    n_features_in_ : int
+        Values per sample seen in ``fit``: ``height * width * channels`` of image
+        arrays (images of other sizes are resized, not refused), 1 for a column
+        of file paths, the number of columns with ``backbone=None``.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : A linear model on fixed features.
+
+    Examples
+    --------
+    >>> from sklearn_vision import TransferImageClassifier
+    >>> from sklearn_vision.datasets import load_digits_images
+    >>> X, y = load_digits_images(image_size=32, return_X_y=True)
+    >>> clf = TransferImageClassifier("small_cnn", weights=None, epochs=3,
+    ...                               fine_tune_from=None, random_state=0)
+    >>> clf.fit(X[:300], y[:300]).predict(X[300:303]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        "backbone": [StrOptions(set(BACKBONES)), callable, None],
+        "weights": [str, os.PathLike, None],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
+        "backbone_kwargs": [dict, None],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(_OPTIMIZERS), HasMethods(["get_config", "apply_gradients"])],
+        "fine_tune_from": [
+            str,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+            None,
+        ],
+        "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "augmentation": [StrOptions({"default"}), callable, None],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "cache": [StrOptions({"auto"}), "boolean"],
+        "strategy": [StrOptions({"mirrored"}), HasMethods(["scope"]), None],
+        "mixed_precision": ["boolean"],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        backbone="mobilenet_v2",
+        *,
+        weights="imagenet",
+        image_size=None,
+        backbone_kwargs=None,
+        dropout=0.3,
+        epochs=10,
+        learning_rate=1e-3,
+        optimizer="adam",
+        fine_tune_from="auto",
+        fine_tune_epochs=20,
+        fine_tune_learning_rate=1e-4,
+        batch_size=32,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        augmentation=None,
+        class_weight=None,
+        cache="auto",
+        strategy=None,
+        mixed_precision=False,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.backbone = backbone
+        self.weights = weights
+        self.image_size = image_size
+        self.backbone_kwargs = backbone_kwargs
+        self.dropout = dropout
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.fine_tune_from = fine_tune_from
+        self.fine_tune_epochs = fine_tune_epochs
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augmentation = augmentation
+        self.class_weight = class_weight
+        self.cache = cache
+        self.strategy = strategy
+        self.mixed_precision = mixed_precision
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ input
+
+    def _spec(self):
+        return get_spec(self.backbone) if isinstance(self.backbone, str) else None
+
+    def _validate_X(self, X, *, reset):
+        if self.backbone is None:
+            return validate_data(self, X, reset=reset, dtype=np.float32)
+        images = check_images(X)
+        if reset:
+            self.n_features_in_ = images.n_features
+        return images
+
+    def _resolve_image_size(self, default):
+        """Return ``(height, width)`` from ``image_size``, else ``default``."""
+        size = default if self.image_size is None else self.image_size
+        if size is None:
+            raise ValueError("The backbone model has no fixed input size; pass image_size.")
+        size = (size, size) if isinstance(size, Integral) else tuple(int(s) for s in size)
+        if len(size) != 2:
+            raise ValueError(f"image_size must be an int or (height, width); got {size!r}.")
+        spec = self._spec()
+        if spec is not None and min(size) < spec.min_size:
+            raise ValueError(
+                f"image_size={size} is smaller than the {spec.min_size}x{spec.min_size} "
+                f"minimum of backbone {self.backbone!r}."
+            )
+        return size
+
+    def _encode_targets(self, y, sample_weight, n_samples):
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(np.empty(n_samples), y)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        self.n_classes_ = len(self.classes_)
+        y_encoded = encoder.transform(y).astype(np.int32)
+        weights = _check_sample_weight(
+            sample_weight, np.empty(n_samples), dtype=np.float32, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            weights = weights * compute_sample_weight(self.class_weight, y).astype(np.float32)
+        present = np.bincount(y_encoded, weights=weights, minlength=self.n_classes_) > 0
+        if present.sum() < 2:
+            raise ValueError(
+                f"Classification needs samples of at least 2 classes; got {present.sum()} "
+                f"class with positive weight ({list(self.classes_[present])})."
+            )
+        if sample_weight is None and self.class_weight is None:
+            weights = None
+        return y_encoded, weights
+
+    def _validation_split(self, y_encoded, seed):
+        """Return (train, validation) indices, or (all, None) without early stopping."""
+        n_samples = len(y_encoded)
+        if not self.early_stopping:
+            return np.arange(n_samples), None
+        counts = np.bincount(y_encoded, minlength=self.n_classes_)
+        too_small = [str(self.classes_[k]) for k in np.flatnonzero(counts < 2)]
+        if too_small:
+            raise ValueError(
+                f"Class {', '.join(too_small)} has fewer than 2 images: early stopping "
+                "holds out a stratified validation split and needs at least 2 images of "
+                "each class. Add images or set early_stopping=False."
+            )
+        n_validation = math.ceil(self.validation_fraction * n_samples)
+        if n_validation < self.n_classes_ or n_samples - n_validation < self.n_classes_:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {n_samples} images "
+                f"gives {n_validation} validation images; a stratified split of "
+                f"{self.n_classes_} classes needs at least {self.n_classes_} on each side. "
+                "Change validation_fraction or set early_stopping=False."
+            )
+        return train_test_split(
+            np.arange(n_samples),
+            test_size=n_validation,
+            stratify=y_encoded,
+            random_state=seed,
+        )
+
+    # ------------------------------------------------------------------ model
+
+    def _custom_backbone(self):
+        """Return a trainable copy of a keras.Model backbone (or the callable's model)."""
+        import keras
+
+        model = self.backbone if isinstance(self.backbone, keras.Model) else self.backbone()
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"backbone must be a registered name, a keras.Model or a callable "
+                f"returning one; the callable returned {type(model).__name__}."
+            )
+        if model is self.backbone:
+            # Never train the caller's model: fit on a copy with the same weights.
+            copy = keras.models.clone_model(model)
+            copy.set_weights(model.get_weights())
+            model = copy
+        if self.weights not in (None, "imagenet"):
+            model.load_weights(self.weights)
+        return model
+
+    def _build(self, n_features, seed):
+        """Return (model, backbone, feature model, head, image size); a new head."""
+        import keras
+
+        layers = keras.layers
+        spec = self._spec()
+        if self.backbone is None:
+            image_size, backbone = None, None
+            inputs = features = keras.Input((n_features,))
+        else:
+            if spec is not None:
+                image_size = self._resolve_image_size(spec.default_size)
+                backbone = build_backbone(
+                    spec,
+                    weights=self.weights,
+                    image_size=image_size,
+                    backbone_kwargs=self.backbone_kwargs,
+                    seed=seed,
+                )
+            else:
+                backbone = self._custom_backbone()
+                image_size = self._resolve_image_size(_fixed_size(backbone.input_shape[1:3]))
+            inputs = keras.Input((*image_size, 3))
+            # training=False keeps BatchNormalization in inference mode in both
+            # stages, whatever is later made trainable.
+            x = backbone(inputs, training=False)
+            features = layers.GlobalAveragePooling2D(name="avg_pool")(x) if len(x.shape) == 4 else x
+        head_seed = seed + 101
+        head = keras.Sequential(
+            [
+                keras.Input((features.shape[-1],)),
+                layers.Dropout(self.dropout, seed=head_seed),
+                layers.Dense(
+                    self.n_classes_,
+                    activation="softmax",
+                    dtype="float32",
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=head_seed),
+                    name="predictions",
+                ),
+            ],
+            name="head",
+        )
+        model = keras.Model(inputs, head(features), name="transfer_classifier")
+        feature_model = None if backbone is None else keras.Model(inputs, features)
+        return model, backbone, feature_model, head, image_size
+
+    def _strategy_scope(self):
+        if self.strategy is None:
+            return nullcontext()
+        if self.strategy == "mirrored":
+            import tensorflow as tf
+
+            return tf.distribute.MirroredStrategy().scope()
+        return self.strategy.scope()
+
+    def _trains_backbone_in_stage_1(self):
+        return self.backbone == "small_cnn"
+
+    def _uses_cache(self):
+        trains_backbone = self._trains_backbone_in_stage_1() or self.backbone is None
+        if self.cache is True and (self.augmentation is not None or trains_backbone):
+            raise ValueError(
+                "cache=True needs a frozen stage-1 backbone without augmentation: "
+                "augmented images change every epoch, and a backbone trained from "
+                "scratch changes every step. Use cache='auto' or cache=False."
+            )
+        return self.cache in ("auto", True) and self.augmentation is None and not trains_backbone
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the head, then fine-tune the top of the backbone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, channels]) or (n_samples,)
+            Images with pixel values in [0, 255], or image file paths (read
+            lazily). With ``backbone=None``, feature rows ``(n_samples, n_features)``.
+        y : array-like of shape (n_samples,)
+            Class labels, of any hashable type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+
+        Returns
+        -------
+        self : TransferImageClassifier
+            The fitted classifier.
+        """
+        X = self._validate_X(X, reset=True)
+        y_encoded, weights = self._encode_targets(y, sample_weight, len(X))
+        if self.backbone is None and self.augmentation is not None:
+            raise ValueError(
+                "augmentation transforms images; with backbone=None X holds feature "
+                "vectors. Set augmentation=None."
+            )
+        rng = check_random_state(self.random_state)
+        seed, split_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
+        split = self._validation_split(y_encoded, split_seed)
+        stage_data = dict(y=y_encoded, sample_weight=weights, split=split, seed=shuffle_seed)
+
+        self.history_ = {"frozen": {}, "fine_tune": {}}
+        with _seeded_keras(seed), _dtype_policy(self.mixed_precision), self._strategy_scope():
+            n_features = X.shape[1] if self.backbone is None else None
+            model, backbone, feature_model, head, self.image_size_ = self._build(n_features, seed)
+            preprocess = preprocess_function(self._spec())
+            augmentation = self._make_augmentation(seed)
+            image_data = dict(
+                image_size=self.image_size_, preprocess=preprocess, augmentation=augmentation
+            )
+            if backbone is not None and not self._trains_backbone_in_stage_1():
+                backbone.trainable = False
+            if self.epochs > 0:
+                if backbone is not None and self._uses_cache():
+                    # The frozen backbone is a fixed function of each image:
+                    # compute its features once, train the head on them.
+                    dataset = make_dataset(
+                        X, batch_size=self.batch_size, image_size=self.image_size_,
+                        preprocess=preprocess,
+                    )
+                    features = feature_model.predict(dataset, verbose=0)
+                    train_ds, val_ds = self._stage_datasets(features, **stage_data)
+                    stage_model = head
+                else:
+                    train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
+                    stage_model = model
+                self.history_["frozen"] = self._train_stage(
+                    stage_model, train_ds, val_ds, self.epochs, self.learning_rate
+                )
+
+            self.fine_tune_index_ = self._unfreeze_top(backbone)
+            if self.fine_tune_index_ is not None and self.fine_tune_epochs > 0:
+                train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
+                self.history_["fine_tune"] = self._train_stage(
+                    model, train_ds, val_ds, self.fine_tune_epochs, self.fine_tune_learning_rate
+                )
+        self.model_ = model
+        return self
+
+    def _stage_datasets(self, X, *, y, sample_weight, split, seed, augmentation=None, **image):
+        """Return the (shuffled, augmented) training and the validation dataset."""
+        train, validation = split
+
+        def dataset(indices, training):
+            return make_dataset(
+                X[indices],
+                y[indices],
+                None if sample_weight is None else sample_weight[indices],
+                batch_size=self.batch_size,
+                shuffle_seed=seed if training else None,
+                augmentation=augmentation if training else None,
+                **image,
+            )
+
+        return dataset(train, True), None if validation is None else dataset(validation, False)
+
+    def _make_augmentation(self, seed):
+        if self.augmentation == "default":
+            return _default_augmentation(seed)
+        return self.augmentation
+
+    def _fine_tune_from(self):
+        if self.fine_tune_from != "auto":
+            return self.fine_tune_from
+        spec = self._spec()
+        return None if spec is None else spec.fine_tune_from
+
+    def _unfreeze_top(self, backbone):
+        """Make the backbone trainable from ``fine_tune_from`` up, BatchNorm excepted."""
+        fine_tune_from = self._fine_tune_from()
+        if backbone is None or fine_tune_from is None:
+            return None
+        import keras
+
+        spec = self._spec()
+        index = fine_tune_index(backbone, fine_tune_from, spec.block_pattern if spec else None)
+        backbone.trainable = True
+        for position, layer in enumerate(backbone.layers):
+            layer.trainable = position >= index and not isinstance(
+                layer, keras.layers.BatchNormalization
+            )
+        return index
+
+    def _train_stage(self, model, train_ds, val_ds, epochs, learning_rate):
+        import keras
+
+        model.compile(
+            optimizer=_make_optimizer(self.optimizer, learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        callbacks = list(self.callbacks or [])
+        if val_ds is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    patience=self.n_iter_no_change,
+                    restore_best_weights=True,
+                )
+            )
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset reshuffles itself, reproducibly
+            verbose=self.verbose,
+        )
+        return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+    # ------------------------------------------------------------------ predict
+
+    def predict_proba(self, X):
+        """Return class probabilities, rows summing to 1.
+
+        Parameters
+        ----------
+        X : array-like of images or file paths
+            As in :meth:`fit`; images of another size are resized.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        dataset = make_dataset(
+            X,
+            batch_size=self.batch_size,
+            image_size=self.image_size_,
+            preprocess=preprocess_function(self._spec()),
+        )
+        proba = np.asarray(self.model_.predict(dataset, verbose=0), dtype=np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Return the most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of images or file paths
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _fixed_size(shape):
+    return None if None in tuple(shape) else tuple(int(s) for s in shape)
