@@ -5,7 +5,9 @@ Validation and decoding use NumPy and Pillow only; TensorFlow is imported inside
 """
 
 import os
+import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +133,27 @@ def read_image(path, size=None):
             return np.asarray(image, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError) as exc:
         raise OSError(f"Cannot read image file {path!r}: {exc}") from exc
+
+
+_READ_ERROR = re.compile(r"Cannot read image file .*")
+
+
+@contextmanager
+def image_read_errors():
+    """Re-raise a file that failed to decode inside tf.data as a plain ``OSError``.
+
+    TensorFlow wraps the error of :func:`read_image` in an ``UnknownError`` with
+    its own traceback; the user needs the one line that names the file.
+    """
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as exc:
+        match = _READ_ERROR.search(str(exc))
+        if match is None:
+            raise
+        raise OSError(match.group(0)) from None
 
 
 def make_dataset(

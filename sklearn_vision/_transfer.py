@@ -28,7 +28,7 @@ from ._backbones import (
     get_spec,
     preprocess_function,
 )
-from ._images import check_images, make_dataset
+from ._images import check_images, image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 
@@ -497,7 +497,12 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         stage_data = dict(y=y_encoded, sample_weight=weights, split=split, seed=shuffle_seed)
 
         self.history_ = {"frozen": {}, "fine_tune": {}}
-        with _seeded_keras(seed), _dtype_policy(self.mixed_precision), self._strategy_scope():
+        with (
+            image_read_errors(),
+            _seeded_keras(seed),
+            _dtype_policy(self.mixed_precision),
+            self._strategy_scope(),
+        ):
             n_features = X.shape[1] if self.backbone is None else None
             model, backbone, feature_model, head, self.image_size_ = self._build(n_features, seed)
             preprocess = preprocess_function(self._spec())
@@ -628,7 +633,8 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             image_size=self.image_size_,
             preprocess=preprocess_function(self._spec()),
         )
-        proba = np.asarray(self.model_.predict(dataset, verbose=0), dtype=np.float64)
+        with image_read_errors():
+            proba = np.asarray(self.model_.predict(dataset, verbose=0), dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):

@@ -1,0 +1,359 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import GridSearchCV, cross_val_score, learning_curve
+
+from sklearn_vision import BACKBONES, TransferImageClassifier
+from sklearn_vision._backbones import build_backbone, fine_tune_index, get_spec
+
+from .conftest import rss_bytes
+
+
+def small_cnn(**params):
+    defaults = dict(
+        weights=None, image_size=32, epochs=3, learning_rate=3e-3, early_stopping=False,
+        random_state=0,
+    )
+    return TransferImageClassifier("small_cnn", **{**defaults, **params})
+
+
+def mobilenet(**params):
+    """MobileNetV2 with random weights, at 32 pixels and width 0.35: seconds to fit."""
+    defaults = dict(
+        weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, epochs=2,
+        fine_tune_from="block_15", fine_tune_epochs=1, early_stopping=False, random_state=0,
+    )
+    return TransferImageClassifier("mobilenet_v2", **{**defaults, **params})
+
+
+def test_is_a_classifier_and_init_builds_nothing():
+    clf = TransferImageClassifier()
+    assert is_classifier(clf)
+    assert clf.get_params()["backbone"] == "mobilenet_v2"
+    assert not hasattr(clf, "model_")
+    assert not hasattr(clone(clf), "model_")
+
+
+def test_small_cnn_learns_digits(digits):
+    X, y = digits
+    clf = small_cnn(epochs=10).fit(X[:200], y[:200])
+    assert clf.score(X[200:], y[200:]) > 0.9
+    assert clf.history_["fine_tune"] == {}  # "auto" means no stage 2 for small_cnn
+    assert clf.fine_tune_index_ is None
+    assert clf.n_features_in_ == 32 * 32 * 3
+
+
+def test_two_stages_keep_batchnorm_frozen(digits):
+    import keras
+
+    X, y = digits
+    clf = mobilenet().fit(X[:90], y[:90])
+    assert len(clf.history_["frozen"]["loss"]) == 2
+    assert len(clf.history_["fine_tune"]["loss"]) == 1
+    backbone = clf.model_.get_layer("mobilenetv2_0.35_32")
+    index = clf.fine_tune_index_
+    assert backbone.layers[index].name.startswith("block_15_")
+    for position, layer in enumerate(backbone.layers):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert not layer.trainable
+            # Inference mode throughout: the moving statistics keep their
+            # initial values (weights=None starts them at 0 and 1).
+            np.testing.assert_array_equal(layer.moving_mean.numpy(), 0.0)
+            np.testing.assert_array_equal(layer.moving_variance.numpy(), 1.0)
+        elif layer.weights:
+            assert layer.trainable == (position >= index), layer.name
+
+
+def test_fine_tune_from_forms():
+    backbone = build_backbone(
+        get_spec("mobilenet_v2"), weights=None, image_size=(32, 32),
+        backbone_kwargs={"alpha": 0.35}, seed=0,
+    )
+    n_layers = len(backbone.layers)
+    by_name = fine_tune_index(backbone, "block_1", r"block_\d+")
+    assert backbone.layers[by_name].name == "block_1_expand"  # not block_10
+    assert fine_tune_index(backbone, 10) == n_layers - 10
+    assert fine_tune_index(backbone, 0.5) == n_layers - round(0.5 * n_layers)
+    assert fine_tune_index(backbone, 1.0) == 0
+    with pytest.raises(ValueError, match=r"block_99.*Valid block names: block_1, block_2"):
+        fine_tune_index(backbone, "block_99", r"block_\d+")
+    with pytest.raises(ValueError, match="between 1 and"):
+        fine_tune_index(backbone, n_layers + 1)
+
+
+def test_unknown_fine_tune_from_in_fit(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="Valid block names: block_1"):
+        mobilenet(fine_tune_from="block_99").fit(X[:30], y[:30])
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_registry_recommended_block_exists(name):
+    spec = get_spec(name)
+    size = max(spec.min_size, 32)
+    backbone = build_backbone(spec, weights=None, image_size=(size, size), backbone_kwargs=None, seed=0)
+    if spec.fine_tune_from is not None:
+        index = fine_tune_index(backbone, spec.fine_tune_from, spec.block_pattern)
+        # "auto" fine-tunes the top of the network, never all or nothing of it.
+        assert 0.5 * len(backbone.layers) < index < len(backbone.layers)
+
+
+def test_unknown_backbone_lists_known_ones(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="Unknown backbone 'resnet9000'.*mobilenet_v2"):
+        TransferImageClassifier("resnet9000").fit(X[:10], y[:10])
+
+
+def test_string_labels_grayscale_and_probabilities(digits):
+    X, y = digits
+    labels = np.array(["zero", "one", "two"])[y[:60]]
+    gray = X[:60, :, :, 0]
+    clf = small_cnn().fit(gray, labels)
+    assert list(clf.classes_) == ["one", "two", "zero"]
+    assert clf.n_classes_ == 3
+    proba = clf.predict_proba(gray[..., np.newaxis])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert set(clf.predict(gray)) <= set(labels)
+
+
+def test_predict_resizes_other_image_sizes(digits):
+    X, y = digits
+    clf = small_cnn().fit(X[:60], y[:60])
+    from sklearn_vision.datasets import load_digits_images
+
+    X48 = load_digits_images(image_size=48, n_class=3, return_X_y=True)[0][:5]
+    assert clf.predict(X48).shape == (5,)
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.zeros((6, 32, 32, 4), np.uint8), "Expected 1 .grayscale. or 3 .RGB. channels; got 4"),
+        (np.full((6, 32, 32, 3), np.nan), "NaN or infinity"),
+        (np.zeros((6, 1024)), "2-D array of shape .6, 1024.*backbone=None"),
+        ([np.zeros((32, 32, 3))] * 5 + [np.zeros((30, 32, 3))], "mixed sizes.*image 5 has shape"),
+        (np.zeros((6, 32, 32, 3), bool), "dtype bool"),
+    ],
+)
+def test_bad_images_are_refused(X, message):
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=message):
+        small_cnn().fit(X, y)
+
+
+def test_too_few_classes_and_too_small_class(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="at least 2 classes; got 1"):
+        small_cnn().fit(X[:10], np.zeros(10))
+    y_small = y[:60].copy()
+    y_small[y_small == 2] = 1
+    y_small[0] = 2  # a single image of class 2
+    with pytest.raises(ValueError, match="Class 2 has fewer than 2 images"):
+        small_cnn(early_stopping=True).fit(X[:60], y_small)
+
+
+def test_predict_refuses_other_channel_counts(digits):
+    X, y = digits
+    clf = small_cnn().fit(X[:30], y[:30])
+    with pytest.raises(ValueError, match="channels"):
+        clf.predict(np.zeros((2, 32, 32, 2), np.uint8))
+
+
+def test_early_stopping_holds_out_validation(digits):
+    X, y = digits
+    clf = small_cnn(early_stopping=True, epochs=30, n_iter_no_change=2).fit(X[:90], y[:90])
+    history = clf.history_["frozen"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
+    best = int(np.argmin(history["val_loss"]))
+    # Stops n_iter_no_change epochs after the best one (or runs out of epochs).
+    assert len(history["loss"]) in (best + 3, 30)
+
+
+def test_same_random_state_same_predictions(digits):
+    X, y = digits
+    first = mobilenet(dropout=0.5, augmentation="default").fit(X[:60], y[:60])
+    second = mobilenet(dropout=0.5, augmentation="default").fit(X[:60], y[:60])
+    np.testing.assert_array_equal(first.predict_proba(X[60:90]), second.predict_proba(X[60:90]))
+    third = mobilenet(dropout=0.5, augmentation="default", random_state=1).fit(X[:60], y[:60])
+    assert not np.array_equal(first.predict_proba(X[60:90]), third.predict_proba(X[60:90]))
+
+
+def test_pickle_round_trip(digits):
+    X, y = digits
+    clf = mobilenet().fit(X[:60], y[:60])
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clf.predict_proba(X[60:90]), restored.predict_proba(X[60:90]))
+
+
+def test_cached_and_uncached_frozen_stage_agree(digits):
+    X, y = digits
+    cached = mobilenet(fine_tune_from=None, epochs=3, cache=True).fit(X[:90], y[:90])
+    plain = mobilenet(fine_tune_from=None, epochs=3, cache=False).fit(X[:90], y[:90])
+    np.testing.assert_allclose(
+        cached.history_["frozen"]["loss"], plain.history_["frozen"]["loss"], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        cached.predict_proba(X[90:120]), plain.predict_proba(X[90:120]), atol=1e-5
+    )
+
+
+def test_cache_true_with_augmentation_is_refused(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="cache=True needs a frozen"):
+        mobilenet(cache=True, augmentation="default").fit(X[:30], y[:30])
+
+
+def test_custom_augmentation_layer_runs_in_training_only(digits):
+    import keras
+
+    X, y = digits
+    clf = small_cnn(augmentation=keras.layers.RandomFlip("horizontal", seed=0)).fit(X[:60], y[:60])
+    np.testing.assert_array_equal(clf.predict_proba(X[:10]), clf.predict_proba(X[:10]))
+
+
+def test_class_weight_balanced_raises_minority_recall():
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0, 1, (180, 2)), rng.normal(1.5, 1, (20, 2))])
+    y = np.r_[np.zeros(180), np.ones(20)]
+    params = dict(backbone=None, early_stopping=False, epochs=40, learning_rate=0.05, random_state=0)
+    plain = TransferImageClassifier(**params).fit(X, y)
+    balanced = TransferImageClassifier(**params, class_weight="balanced").fit(X, y)
+    as_dict = TransferImageClassifier(**params, class_weight={0: 1.0, 1: 9.0}).fit(X, y)
+    weighted = TransferImageClassifier(**params).fit(X, y, sample_weight=np.where(y == 1, 9.0, 1.0))
+    minority_recall = {
+        name: (clf.predict(X[y == 1]) == 1).mean()
+        for name, clf in [("plain", plain), ("balanced", balanced), ("dict", as_dict)]
+    }
+    assert minority_recall["balanced"] > minority_recall["plain"] + 0.3
+    # A dict of the same weights and the same weights as sample_weight agree.
+    np.testing.assert_allclose(as_dict.predict_proba(X), weighted.predict_proba(X), atol=1e-6)
+
+
+def test_keras_model_backbone_is_copied_not_modified(digits):
+    import keras
+
+    X, y = digits
+    inputs = keras.Input((32, 32, 3))
+    outputs = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    user_model = keras.Model(inputs, outputs)
+    before = [w.copy() for w in user_model.get_weights()]
+    clf = TransferImageClassifier(
+        user_model, fine_tune_from=1.0, epochs=1, fine_tune_epochs=2, early_stopping=False,
+        random_state=0,
+    ).fit(X[:30] , y[:30])
+    assert clf.image_size_ == (32, 32)
+    assert len(clf.history_["fine_tune"]["loss"]) == 2
+    for old, new in zip(before, user_model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    factory = TransferImageClassifier(
+        lambda: keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3)]),
+        image_size=24, epochs=1, early_stopping=False,
+    ).fit(X[:30], y[:30])
+    assert factory.image_size_ == (24, 24)
+    assert factory.history_["fine_tune"] == {}  # "auto" fine-tunes no custom backbone
+
+
+def test_mixed_precision_policy_is_scoped(digits):
+    import keras
+
+    X, y = digits
+    clf = mobilenet(mixed_precision=True, fine_tune_from=None, epochs=1).fit(X[:30], y[:30])
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert clf.model_.get_layer("mobilenetv2_0.35_32").dtype_policy.name == "mixed_float16"
+    assert clf.model_.output.dtype == "float32"
+    np.testing.assert_allclose(clf.predict_proba(X[:5]).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("strategy", ["mirrored", "default"])
+def test_distribution_strategy(digits, strategy):
+    import tensorflow as tf
+
+    X, y = digits
+    strategy = tf.distribute.get_strategy() if strategy == "default" else strategy
+    clf = small_cnn(strategy=strategy, epochs=1).fit(X[:30], y[:30])
+    assert clf.predict(X[:5]).shape == (5,)
+
+
+def test_user_callbacks_see_both_stages(digits):
+    import keras
+
+    class CountEpochs(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            CountEpochs.epochs += 1
+
+    X, y = digits
+    mobilenet(epochs=2, fine_tune_epochs=1, callbacks=[CountEpochs()]).fit(X[:30], y[:30])
+    assert CountEpochs.epochs == 3
+
+
+def test_file_paths_stream_like_arrays(image_files):
+    paths, X, y = image_files
+    from_arrays = small_cnn().fit(X, y)
+    from_paths = small_cnn().fit(paths, y)
+    from_column = small_cnn().fit(paths.reshape(-1, 1), y)
+    assert from_paths.n_features_in_ == 1
+    np.testing.assert_allclose(from_paths.predict_proba(paths), from_arrays.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(from_column.predict(paths), from_paths.predict(paths))
+
+
+def test_unreadable_file_is_named(image_files):
+    paths, X, y = image_files
+    clf = small_cnn(epochs=1).fit(paths, y)
+    broken = paths[7]
+    with open(broken, "wb"):
+        pass  # the file became empty after fitting
+    with pytest.raises(OSError, match=f"Cannot read image file '{broken}': empty file"):
+        clf.predict(paths)
+
+
+def test_model_selection_tools(digits):
+    X, y = digits
+    X, y = X[:90], y[:90]
+    scores = cross_val_score(small_cnn(epochs=4), X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.6
+    search = GridSearchCV(
+        mobilenet(epochs=1),
+        {"fine_tune_from": ["block_15", 0.1, None], "fine_tune_learning_rate": [1e-4]},
+        cv=2,
+        n_jobs=2,
+    ).fit(X, y)
+    assert search.best_params_["fine_tune_from"] in ("block_15", 0.1, None)
+    assert hasattr(search.best_estimator_, "model_")
+    sizes, train_scores, test_scores = learning_curve(
+        small_cnn(epochs=3), X, y, train_sizes=[0.5, 1.0], cv=3
+    )
+    assert test_scores.shape == (2, 3)
+
+
+def test_repeated_fits_do_not_grow_memory(digits):
+    X, y = digits
+    if rss_bytes() is None:
+        pytest.skip("needs /proc/self/statm")
+    clf = mobilenet(fine_tune_epochs=1, epochs=1)
+    rss = []
+    for _ in range(20):
+        clf.fit(X[:30], y[:30]).predict(X[:10])
+        rss.append(rss_bytes())
+    # Allow warm-up over the first 5 fits, then under 2 MB per fit.
+    growth = (rss[-1] - rss[4]) / 15
+    assert growth < 2e6, f"RSS grew {growth / 1e6:.1f} MB per fit: {[r // 2**20 for r in rss]}"
+
+
+@pytest.mark.slow
+def test_real_pretrained_weights_transfer(digits, mobilenet_v2_weights):
+    """Real ImageNet-initialised MobileNetV2 features beat random ones by far."""
+    from sklearn_vision.datasets import load_digits_images
+
+    X, y = load_digits_images(image_size=96, return_X_y=True)
+    X_train, y_train, X_test, y_test = X[:500], y[:500], X[1000:1300], y[1000:1300]
+    params = dict(image_size=96, epochs=15, learning_rate=3e-3, fine_tune_from=None, random_state=0)
+    real = TransferImageClassifier(weights=str(mobilenet_v2_weights), **params)
+    random_ = TransferImageClassifier(weights=None, **params)
+    real_score = real.fit(X_train, y_train).score(X_test, y_test)
+    random_score = random_.fit(X_train, y_train).score(X_test, y_test)
+    assert real_score > 0.7
+    assert real_score > random_score + 0.3
