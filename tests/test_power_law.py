@@ -1,0 +1,176 @@
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedShuffleSplit, learning_curve
+
+from sklearn_vision import PowerLawRegressor
+from sklearn_vision._power_law import MODELS, _models
+
+SIZES = np.repeat([25, 50, 100, 200, 400, 800, 1600], 4).astype(float)
+
+
+def noisy(curve, noise=0.004, seed=0):
+    rng = np.random.RandomState(seed)
+    return curve(SIZES) + rng.normal(0, noise, len(SIZES))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_model_fits_its_own_family(name):
+    truth = {
+        "pow2": [-0.5, -0.05],
+        "pow3": [-0.93, 0.05, 0.6],
+        "pow4": [-0.93, 0.05, 0.6, 0.05],
+        "mmf4": [-0.93, -0.3, 0.05, 0.8],
+        "wbl4": [-0.93, 0.4, 6.0, 0.7],
+        "exp3": [-0.93, 0.4, 5.0],
+        "log2": [-0.9, 0.03],
+    }[name]
+    model = _models(-1.0, 0.0)[name]
+    scores = -model.function(SIZES / SIZES.max(), *truth)
+    curve = PowerLawRegressor(model=name, n_bootstrap=10, random_state=0).fit(SIZES[:, None], scores)
+    assert curve.model_ == name
+    np.testing.assert_allclose(curve.predict(SIZES[:, None]), scores, atol=2e-3)
+
+
+def test_pow3_recovers_asymptote_and_inverts():
+    scores = noisy(lambda n: 0.92 - 1.2 * n**-0.5)
+    curve = PowerLawRegressor(model="pow3", random_state=0).fit(SIZES[:, None], scores)
+    assert abs(curve.asymptote_ - 0.92) < 0.01
+    sizes = curve.inverse_predict([0.85, 0.9, 0.95])
+    assert np.isinf(sizes[2])  # beyond the asymptote
+    np.testing.assert_allclose(curve.predict(sizes[:2, None]), [0.85, 0.9], atol=1e-6)
+    lower, upper = curve.predict_interval([[1600], [6400], [25600]])
+    middle = curve.predict([[1600], [6400], [25600]])
+    assert np.all(lower <= middle) and np.all(middle <= upper)
+    assert np.all(np.diff(upper - lower) >= -1e-9)  # wider as it extrapolates further
+
+
+def test_inverse_with_confidence_is_more_pessimistic():
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5, noise=0.01)
+    curve = PowerLawRegressor(model="pow3", random_state=0).fit(SIZES[:, None], scores)
+    assert curve.inverse_predict([0.9], confidence=0.95)[0] > curve.inverse_predict([0.9])[0]
+
+
+def test_auto_selects_by_forward_extrapolation_and_is_deterministic():
+    scores = noisy(lambda n: 0.9 - 0.4 * np.exp(-n / 300))
+    first = PowerLawRegressor(random_state=0).fit(SIZES[:, None], scores)
+    second = PowerLawRegressor(random_state=0).fit(SIZES[:, None], scores)
+    assert set(first.selection_errors_) == set(MODELS)
+    assert first.model_ == min(first.selection_errors_, key=first.selection_errors_.get)
+    np.testing.assert_array_equal(first.params_, second.params_)
+    np.testing.assert_array_equal(first.bootstrap_params_, second.bootstrap_params_)
+
+
+def test_auto_with_few_sizes_uses_three_parameter_curves():
+    sizes = np.repeat([50, 100, 200, 400], 3)[:, None]
+    scores = 0.9 - sizes[:, 0] ** -0.5 + np.tile([0.0, 0.01, -0.01], 4)
+    curve = PowerLawRegressor(random_state=0).fit(sizes, scores)
+    assert curve.model_ in ("pow2", "pow3", "exp3", "log2")
+    only_three = PowerLawRegressor(random_state=0).fit(sizes[sizes[:, 0] < 400], scores[:9])
+    assert only_three.model_ == "pow3" and only_three.selection_errors_ == {}
+
+
+def test_lower_is_better_scores():
+    errors = 0.05 + 1.5 * SIZES**-0.6
+    curve = PowerLawRegressor(model="pow3", greater_is_better=False, random_state=0)
+    curve.fit(SIZES[:, None], errors)
+    assert abs(curve.asymptote_ - 0.05) < 1e-3
+    assert curve.predict([[10_000]])[0] < errors.min()
+    assert np.isinf(curve.inverse_predict([0.04])[0])
+    assert curve.inverse_predict([0.1])[0] > 0
+
+
+def test_asymptote_stays_in_score_bounds():
+    # Still rising steeply at the largest size: unbounded, pow3 would pass 1.
+    scores = np.clip(0.3 + 0.25 * np.log(SIZES / 25), 0, 0.99)
+    curve = PowerLawRegressor(model="pow3", random_state=0).fit(SIZES[:, None], scores)
+    assert curve.asymptote_ <= 1.0
+    assert np.all(curve.predict([[1e6], [1e9]]) <= 1.0)
+
+
+def test_pow2_is_the_seeds_model_without_asymptote():
+    scores = 0.4 * SIZES**0.12
+    curve = PowerLawRegressor(model="pow2", n_bootstrap=10).fit(SIZES[:, None], scores)
+    np.testing.assert_allclose(curve.predict([[3303]]), 0.4 * 3303**0.12, rtol=1e-6)
+    assert curve.asymptote_ == np.inf
+
+
+def test_inverse_variance_weighting_trusts_tight_sizes():
+    rng = np.random.RandomState(0)
+    spread = np.where(SIZES < 200, 0.05, 0.002)
+    scores = 0.9 - SIZES**-0.5 + rng.normal(0, 1, len(SIZES)) * spread
+    weighted = PowerLawRegressor(model="pow3", weighting="inverse_variance", n_bootstrap=0)
+    uniform = PowerLawRegressor(model="pow3", weighting="uniform", n_bootstrap=0)
+    truth = 0.9 - 6400**-0.5
+    error_weighted = abs(weighted.fit(SIZES[:, None], scores).predict([[6400]])[0] - truth)
+    error_uniform = abs(uniform.fit(SIZES[:, None], scores).predict([[6400]])[0] - truth)
+    assert error_weighted < error_uniform
+
+
+def test_residual_bootstrap_without_repeats():
+    sizes = np.array([25, 50, 100, 200, 400, 800.0])
+    scores = 0.9 - sizes**-0.5 + np.array([0.01, -0.01, 0.005, -0.005, 0.002, 0.0])
+    curve = PowerLawRegressor(model="pow3", random_state=0).fit(sizes[:, None], scores)
+    lower, upper = curve.predict_interval([[1600]], confidence=0.9)
+    assert lower[0] < curve.predict([[1600]])[0] < upper[0]
+
+
+def test_from_learning_curve():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    cv = StratifiedShuffleSplit(n_splits=3, test_size=0.3, random_state=0)
+    sizes, _, test_scores = learning_curve(
+        LogisticRegression(max_iter=200), X, y, train_sizes=[0.05, 0.1, 0.2, 0.4, 0.7], cv=cv
+    )
+    curve = PowerLawRegressor.from_learning_curve(sizes, test_scores, random_state=0)
+    assert curve.n_features_in_ == 1
+    assert curve.asymptote_ <= 1.0
+    np.testing.assert_allclose(curve.predict(sizes[:, None]), test_scores.mean(axis=1), atol=0.03)
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        ([[10], [20], [10], [20]], [0.5, 0.6, 0.5, 0.6], "at least 3 distinct"),
+        ([[0], [10], [20]], [0.1, 0.5, 0.6], "must be positive"),
+        ([[-5], [10], [20]], [0.1, 0.5, 0.6], "must be positive|negative"),
+        ([[5], [10], [20]], [0.1, np.nan, 0.6], "NaN"),
+        ([[5], [10], [20]], [0.1, 0.6], "inconsistent numbers of samples"),
+        ([[5, 1], [10, 1], [20, 1]], [0.1, 0.5, 0.6], "one column of training-set sizes"),
+    ],
+)
+def test_bad_input(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        PowerLawRegressor().fit(X, y)
+
+
+def test_estimator_contract_on_one_column():
+    scores = noisy(lambda n: 0.9 - n**-0.5)
+    curve = PowerLawRegressor(model="exp3", n_bootstrap=20, random_state=0)
+    with pytest.raises(NotFittedError):
+        curve.predict([[10]])
+    assert curve.fit(SIZES[:, None], scores) is curve
+    assert not hasattr(clone(curve), "params_")
+    restored = pickle.loads(pickle.dumps(curve))
+    np.testing.assert_array_equal(restored.predict([[3000]]), curve.predict([[3000]]))
+    assert curve.score(SIZES[:, None], scores) > 0.9
+    with pytest.raises(ValueError, match="expecting 1 features"):
+        curve.predict([[10, 3]])
+
+
+def test_imports_and_fits_without_tensorflow():
+    code = (
+        "import sys, numpy as np\n"
+        "from sklearn_vision import PowerLawRegressor\n"
+        "s = np.repeat([10, 20, 40, 80], 2)[:, None]\n"
+        "PowerLawRegressor(n_bootstrap=5).fit(s, 0.9 - s[:, 0] ** -0.5).predict(s)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
