@@ -1,6 +1,7 @@
 """sklearn-vision: Keras transfer learning for images as scikit-learn estimators."""
 
 from ._backbones import BACKBONES
+from ._features import BackboneFeatures, FeatureCache, get_feature_cache, set_feature_cache
 from ._images import read_image
 from ._power_law import PowerLawRegressor
 from ._transfer import TransferImageClassifier
@@ -9,8 +10,12 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BACKBONES",
+    "BackboneFeatures",
+    "FeatureCache",
     "PowerLawRegressor",
     "TransferImageClassifier",
     "__version__",
+    "get_feature_cache",
     "read_image",
+    "set_feature_cache",
 ]

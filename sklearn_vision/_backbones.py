@@ -160,6 +160,61 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
         ) from exc
 
 
+def resolve_image_size(image_size, default, spec=None, name=None):
+    """Return ``(height, width)`` from ``image_size`` (int or pair), else ``default``."""
+    size = default if image_size is None else image_size
+    if size is None:
+        raise ValueError("The backbone model has no fixed input size; pass image_size.")
+    size = (size, size) if isinstance(size, Integral) else tuple(int(s) for s in size)
+    if len(size) != 2:
+        raise ValueError(f"image_size must be an int or (height, width); got {size!r}.")
+    if spec is not None and min(size) < spec.min_size:
+        raise ValueError(
+            f"image_size={size} is smaller than the {spec.min_size}x{spec.min_size} "
+            f"minimum of backbone {name!r}."
+        )
+    return size
+
+
+def _copy_of_user_model(backbone, weights):
+    """Return a trainable copy of a keras.Model backbone (or a callable's model)."""
+    import keras
+
+    model = backbone if isinstance(backbone, keras.Model) else backbone()
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"backbone must be a registered name, a keras.Model or a callable returning "
+            f"one; the callable returned {type(model).__name__}."
+        )
+    if model is backbone:
+        # Never train the caller's model: work on a copy with the same weights.
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        model = copy
+    if weights not in (None, "imagenet"):
+        model.load_weights(weights)
+    return model
+
+
+def make_backbone(backbone, *, weights, image_size, backbone_kwargs, seed):
+    """Return ``(model, (height, width), spec)`` for any accepted ``backbone``.
+
+    ``backbone`` is a registered name, a ``keras.Model`` (copied) or a callable
+    returning one; ``spec`` is None for the latter two.
+    """
+    if isinstance(backbone, str):
+        spec = get_spec(backbone)
+        size = resolve_image_size(image_size, spec.default_size, spec, backbone)
+        model = build_backbone(
+            spec, weights=weights, image_size=size, backbone_kwargs=backbone_kwargs, seed=seed
+        )
+        return model, size, spec
+    model = _copy_of_user_model(backbone, weights)
+    shape = tuple(model.input_shape[1:3])
+    size = resolve_image_size(image_size, None if None in shape else shape)
+    return model, size, None
+
+
 def _looks_like_download_error(exc):
     text = f"{type(exc).__name__} {exc}".lower()
     return any(word in text for word in ("url", "fetch", "download", "connection", "http"))

@@ -50,6 +50,8 @@ def check_images(X):
     ``(n, h, w, 1)``; a list of equally shaped images; a 1-D sequence or an
     ``(n, 1)`` column of file paths. Pixel values are expected in [0, 255].
     """
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):
+        raise TypeError("Sparse input is not supported: images must be dense arrays or file paths.")
     if isinstance(X, (list, tuple)):
         if len(X) and all(_is_path(x) for x in X):
             return _as_paths(X)
@@ -58,6 +60,15 @@ def check_images(X):
     if X.dtype.kind in "USO" and (X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1)):
         if X.size and all(_is_path(x) for x in X.ravel()):
             return _as_paths(X)
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: images must hold real pixel values.")
+    if X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Images must be numbers or file paths; an object array held other values ({exc})."
+            ) from exc
     if X.dtype.kind not in "uif":
         raise ValueError(
             f"Images must be a numeric array (uint8 or float pixels in [0, 255]) or file "

@@ -21,13 +21,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._backbones import (
-    BACKBONES,
-    build_backbone,
-    fine_tune_index,
-    get_spec,
-    preprocess_function,
-)
+from ._backbones import BACKBONES, fine_tune_index, get_spec, make_backbone, preprocess_function
+from ._features import cached_predict
 from ._images import check_images, image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
@@ -87,6 +82,23 @@ def _make_optimizer(optimizer, learning_rate):
     template = keras.optimizers.get(optimizer)
     config = {**template.get_config(), "learning_rate": learning_rate}
     return type(template).from_config(config)
+
+
+def _keras_model(inputs, outputs):
+    import keras
+
+    return keras.Model(inputs, outputs)
+
+
+def keras_model_on(top, head):
+    """Return ``head`` on the pooled output of ``top`` (BatchNorm in inference mode)."""
+    import keras
+
+    inputs = keras.Input(top.input_shape[1:])
+    x = top(inputs, training=False)
+    if len(x.shape) == 4:
+        x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, head(x), name="fine_tune_top")
 
 
 class TransferImageClassifier(ClassifierMixin, BaseEstimator):
@@ -156,9 +168,15 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``.
     cache : {"auto", True, False}, default="auto"
-        Whether stage 1 trains the head on backbone features computed once, rather
-        than running the frozen backbone every epoch. ``"auto"`` caches when that
-        gives the same model (no augmentation, a frozen pretrained backbone).
+        Whether to train on backbone outputs computed once per image (through
+        the process-wide cache, so shared by clones, folds and grid points)
+        instead of running the frozen layers every epoch: stage 1 trains the head
+        on pooled embeddings, stage 2 trains the unfrozen top on the activations
+        at its input. The model is the same either way. ``"auto"`` caches when
+        that holds: no augmentation (new pixels every epoch) and a frozen
+        backbone (not ``small_cnn``, which trains all its layers); for stage 2
+        also a split point that cuts the network in two. ``True`` raises where
+        it cannot cache; ``False`` is the plain Keras path.
     strategy : None, "mirrored" or tf.distribute.Strategy, default=None
         Strategy under whose scope the model is built, compiled and trained.
     mixed_precision : bool, default=False
@@ -307,22 +325,6 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             self.n_features_in_ = images.n_features
         return images
 
-    def _resolve_image_size(self, default):
-        """Return ``(height, width)`` from ``image_size``, else ``default``."""
-        size = default if self.image_size is None else self.image_size
-        if size is None:
-            raise ValueError("The backbone model has no fixed input size; pass image_size.")
-        size = (size, size) if isinstance(size, Integral) else tuple(int(s) for s in size)
-        if len(size) != 2:
-            raise ValueError(f"image_size must be an int or (height, width); got {size!r}.")
-        spec = self._spec()
-        if spec is not None and min(size) < spec.min_size:
-            raise ValueError(
-                f"image_size={size} is smaller than the {spec.min_size}x{spec.min_size} "
-                f"minimum of backbone {self.backbone!r}."
-            )
-        return size
-
     def _encode_targets(self, y, sample_weight, n_samples):
         y = column_or_1d(y, warn=True)
         check_consistent_length(np.empty(n_samples), y)
@@ -376,47 +378,22 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ model
 
-    def _custom_backbone(self):
-        """Return a trainable copy of a keras.Model backbone (or the callable's model)."""
-        import keras
-
-        model = self.backbone if isinstance(self.backbone, keras.Model) else self.backbone()
-        if not isinstance(model, keras.Model):
-            raise TypeError(
-                f"backbone must be a registered name, a keras.Model or a callable "
-                f"returning one; the callable returned {type(model).__name__}."
-            )
-        if model is self.backbone:
-            # Never train the caller's model: fit on a copy with the same weights.
-            copy = keras.models.clone_model(model)
-            copy.set_weights(model.get_weights())
-            model = copy
-        if self.weights not in (None, "imagenet"):
-            model.load_weights(self.weights)
-        return model
-
     def _build(self, n_features, seed):
         """Return (model, backbone, feature model, head, image size); a new head."""
         import keras
 
         layers = keras.layers
-        spec = self._spec()
         if self.backbone is None:
             image_size, backbone = None, None
             inputs = features = keras.Input((n_features,))
         else:
-            if spec is not None:
-                image_size = self._resolve_image_size(spec.default_size)
-                backbone = build_backbone(
-                    spec,
-                    weights=self.weights,
-                    image_size=image_size,
-                    backbone_kwargs=self.backbone_kwargs,
-                    seed=seed,
-                )
-            else:
-                backbone = self._custom_backbone()
-                image_size = self._resolve_image_size(_fixed_size(backbone.input_shape[1:3]))
+            backbone, image_size, _ = make_backbone(
+                self.backbone,
+                weights=self.weights,
+                image_size=self.image_size,
+                backbone_kwargs=self.backbone_kwargs,
+                seed=seed,
+            )
             inputs = keras.Input((*image_size, 3))
             # training=False keeps BatchNormalization in inference mode in both
             # stages, whatever is later made trainable.
@@ -512,15 +489,17 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
             if backbone is not None and not self._trains_backbone_in_stage_1():
                 backbone.trainable = False
+            cache = backbone is not None and self._uses_cache()
+            cached = dict(
+                image_size=self.image_size_,
+                preprocessing=self.backbone if isinstance(self.backbone, str) else None,
+                batch_size=self.batch_size,
+            )
             if self.epochs > 0:
-                if backbone is not None and self._uses_cache():
-                    # The frozen backbone is a fixed function of each image:
-                    # compute its features once, train the head on them.
-                    dataset = make_dataset(
-                        X, batch_size=self.batch_size, image_size=self.image_size_,
-                        preprocess=preprocess,
-                    )
-                    features = feature_model.predict(dataset, verbose=0)
+                if cache:
+                    # The frozen backbone is a fixed function of each image: its
+                    # features come from the shared cache, the head trains on them.
+                    features = cached_predict(feature_model, X, **cached)
                     train_ds, val_ds = self._stage_datasets(features, **stage_data)
                     stage_model = head
                 else:
@@ -532,12 +511,45 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
             self.fine_tune_index_ = self._unfreeze_top(backbone)
             if self.fine_tune_index_ is not None and self.fine_tune_epochs > 0:
-                train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
+                split = self._split_at(backbone, self.fine_tune_index_) if cache else None
+                if split is not None:
+                    # Below the first unfrozen layer nothing changes: train the
+                    # top on cached activations at the split point.
+                    bottom, top_model = split
+                    activations = cached_predict(bottom, X, **cached)
+                    train_ds, val_ds = self._stage_datasets(activations, **stage_data)
+                    stage_model = keras_model_on(top_model, head)
+                else:
+                    train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
+                    stage_model = model
                 self.history_["fine_tune"] = self._train_stage(
-                    model, train_ds, val_ds, self.fine_tune_epochs, self.fine_tune_learning_rate
+                    stage_model, train_ds, val_ds, self.fine_tune_epochs, self.fine_tune_learning_rate
                 )
         self.model_ = model
         return self
+
+    def _split_at(self, backbone, index):
+        """Return (frozen bottom, trainable top) models cut at layer ``index``, or None.
+
+        None when the cut is not one tensor (a skip connection crosses it, or the
+        layer has several inputs) or there is nothing below it: then stage 2
+        runs on images. ``cache=True`` asks for the split and raises instead.
+        """
+        import keras
+
+        cut = backbone.layers[index].input
+        if index >= 1 and isinstance(cut, keras.KerasTensor):
+            try:
+                return keras.Model(backbone.input, cut), keras.Model(cut, backbone.output)
+            except ValueError:
+                pass
+        if self.cache is True:
+            raise ValueError(
+                f"cache=True cannot cache stage 2 of this backbone: the input of layer "
+                f"{backbone.layers[index].name!r} does not cut the network in two. "
+                "Use cache='auto', or another fine_tune_from."
+            )
+        return None
 
     def _stage_datasets(self, X, *, y, sample_weight, split, seed, augmentation=None, **image):
         """Return the (shuffled, augmented) training and the validation dataset."""
@@ -627,14 +639,30 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        dataset = make_dataset(
-            X,
-            batch_size=self.batch_size,
-            image_size=self.image_size_,
-            preprocess=preprocess_function(self._spec()),
-        )
+        if self.backbone is not None and self.cache is not False:
+            # Through the shared cache: clones whose backbones are the same (all
+            # frozen-stage fits of a learning curve) score a test set for the
+            # cost of one pass of the backbone and a head each.
+            head = self.model_.get_layer("head")
+            features_out = self.model_.layers[self.model_.layers.index(head) - 1].output
+            features = cached_predict(
+                _keras_model(self.model_.inputs, features_out),
+                X,
+                image_size=self.image_size_,
+                preprocessing=self.backbone if isinstance(self.backbone, str) else None,
+                batch_size=self.batch_size,
+            )
+            model, dataset = head, make_dataset(features, batch_size=self.batch_size)
+        else:
+            model = self.model_
+            dataset = make_dataset(
+                X,
+                batch_size=self.batch_size,
+                image_size=self.image_size_,
+                preprocess=preprocess_function(self._spec()),
+            )
         with image_read_errors():
-            proba = np.asarray(self.model_.predict(dataset, verbose=0), dtype=np.float64)
+            proba = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -652,7 +680,3 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
-
-
-def _fixed_size(shape):
-    return None if None in tuple(shape) else tuple(int(s) for s in shape)

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_vision import PowerLawRegressor, TransferImageClassifier
+from sklearn_vision import BackboneFeatures, PowerLawRegressor, TransferImageClassifier
 
 # The checks feed 2-D tabular data: the classifier meets them with backbone=None
 # (feature rows, head only), the same estimator code as on images. Early stopping
@@ -13,12 +13,13 @@ ESTIMATORS = [
         backbone=None, early_stopping=False, epochs=30, learning_rate=0.05, random_state=0
     ),
     PowerLawRegressor(n_bootstrap=20, score_bounds=(None, None), random_state=0),
+    BackboneFeatures(weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, random_state=0),
 ]
 
 # PowerLawRegressor's X is one column of training-set sizes, as
 # IsotonicRegression's is one feature; scikit-learn skips all of that one's
 # checks, we run them and list those that feed several columns. Each fails on
-# that refusal and nothing else (checked), so the list is one reason, not many.
+# that refusal (checked), so the list is one reason, not many.
 ONE_COLUMN = "X is one column of training-set sizes; the check feeds several columns"
 POWER_LAW_ONE_COLUMN_CHECKS = [
     "check_all_zero_sample_weights_error",
@@ -59,6 +60,41 @@ POWER_LAW_ONE_COLUMN_CHECKS = [
     "check_supervised_y_2d",
 ]
 
+# BackboneFeatures embeds images; the checks feed 2-D tabular data, which it
+# refuses with an error naming the problem. Each listed check fails on that
+# refusal (checked); the others, input validation among them, pass.
+IMAGES_ONLY = "input is images (n, h, w[, c]) or file paths; the check feeds a 2-D table"
+BACKBONE_FEATURES_TABLE_CHECKS = [
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimators_dtypes",
+    "check_estimators_empty_data_messages",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_estimators_pickle(readonly_memmap=True)",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+    "check_transformer_data_not_an_array",
+    "check_transformer_general",
+    "check_transformer_general(readonly_memmap=True)",
+    "check_transformer_preserve_dtypes",
+]
+
 EXPECTED_FAILED_CHECKS = {
     "TransferImageClassifier": {
         "check_sample_weight_equivalence_on_dense_data": (
@@ -73,6 +109,7 @@ EXPECTED_FAILED_CHECKS = {
             "0 training samples"
         ),
     },
+    "BackboneFeatures": dict.fromkeys(BACKBONE_FEATURES_TABLE_CHECKS, IMAGES_ONLY),
 }
 
 

@@ -1,0 +1,183 @@
+"""How well do learning-curve models extrapolate? (PowerLawRegressor against baselines)
+
+Builds real learning curves: a fixed stratified held-out split, then, on a
+geometric grid of training sizes up to the whole training pool, ``--repeats``
+class-balanced random subsamples per size, each fitted and scored on the
+held-out split. The data ship with scikit-learn; the learners are several
+scikit-learn classifiers and, with ``--images``, our TransferImageClassifier
+(``small_cnn``) on the digits as images.
+
+Task: fit each method on the sizes up to 25% (and, separately, 50%) of the
+largest size, predict the mean held-out accuracy at the largest size. Reported:
+mean absolute error of
+
+- ``seeds``: ``score = a * n**b`` fitted to the per-size means by 5000 steps of
+  plain gradient descent from a = b = 0 (our reading of the seeds' code);
+- ``last``: the mean score at the largest size seen;
+- ``pow3``: ``a - b * n**-c`` fitted to the per-size means by
+  ``scipy.optimize.curve_fit``, the usual way (last value where it fails);
+- ``ours``: ``PowerLawRegressor()`` (``model="auto"``), and, for reference,
+  ``ours_pow3``: ``PowerLawRegressor(model="pow3")``;
+
+and how often our 95% interval covers the true value.
+
+    python benchmarks/bench_extrapolation.py [--repeats 5] [--images]
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from scipy.optimize import curve_fit
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from sklearn_vision import PowerLawRegressor
+from sklearn_vision._learning_curve import balanced_subsample
+
+LEARNERS = {
+    "logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+    "knn": make_pipeline(StandardScaler(), KNeighborsClassifier()),
+    "naive_bayes": GaussianNB(),
+    "tree": DecisionTreeClassifier(random_state=0),
+    "forest": RandomForestClassifier(n_estimators=50, random_state=0),
+    "svc": make_pipeline(StandardScaler(), SVC()),
+}
+
+
+def datasets():
+    yield "digits", *load_digits(return_X_y=True)
+    yield "breast_cancer", *load_breast_cancer(return_X_y=True)
+    yield "synthetic", *make_classification(
+        n_samples=3000, n_features=20, n_informative=8, n_classes=3, flip_y=0.03, random_state=0
+    )
+
+
+def learning_curve(estimator, X, y, *, repeats, seed=0):
+    """Return (sizes, scores of shape (n_sizes, repeats)) on a fixed held-out split."""
+    X_pool, X_test, y_pool, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=seed
+    )
+    largest = len(y_pool)
+    smallest = 2 * len(np.unique(y))
+    sizes = np.unique(np.round(largest * 2.0 ** (-np.arange(11) / 2)).astype(int))
+    sizes = sizes[sizes >= smallest]
+    rng = np.random.RandomState(seed)
+    scores = np.empty((len(sizes), repeats))
+    for i, size in enumerate(sizes):
+        for r in range(repeats):
+            rows = balanced_subsample(y_pool, size, rng)
+            model = clone(estimator).fit(X_pool[rows], y_pool[rows])
+            scores[i, r] = model.score(X_test, y_test)
+    return sizes, scores
+
+
+def seeds_power_law(sizes, means, steps=5000, learning_rate=0.01):
+    """Gradient descent on the mean squared error of a * n**b, from a = b = 0."""
+    a = b = 0.0
+    n = sizes.astype(float)
+    for _ in range(steps):
+        power = n**b
+        residual = a * power - means
+        grad_a = 2 * np.mean(residual * power)
+        grad_b = 2 * np.mean(residual * a * power * np.log(n))
+        a, b = a - learning_rate * grad_a, b - learning_rate * grad_b
+    return lambda size: a * size**b
+
+
+def curve_fit_pow3(sizes, means):
+    """pow3 by scipy's curve_fit from its default start, the last value if it fails."""
+
+    def pow3(n, a, b, c):
+        return a - b * n ** (-c)
+
+    try:
+        params, _ = curve_fit(pow3, sizes.astype(float), means, maxfev=10_000)
+    except RuntimeError:
+        return lambda size: means[-1]
+    return lambda size: pow3(size, *params)
+
+
+def evaluate(sizes, scores, cut):
+    """Absolute errors at the largest size from fits on sizes <= cut * largest."""
+    largest, truth = sizes[-1], scores[-1].mean()
+    seen = sizes <= cut * largest
+    X = np.repeat(sizes[seen], scores.shape[1])[:, None]
+    y = scores[seen].ravel()
+    means = scores[seen].mean(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seeds = seeds_power_law(sizes[seen], means)(largest)
+        pow3 = curve_fit_pow3(sizes[seen], means)(largest)
+    ours_pow3 = PowerLawRegressor(model="pow3", n_bootstrap=0).fit(X, y).predict([[largest]])[0]
+    ours = PowerLawRegressor(random_state=0).fit(X, y)
+    lower, upper = ours.predict_interval([[largest]])
+    return {
+        "seeds": abs(seeds - truth),
+        "last": abs(means[-1] - truth),
+        "pow3": abs(pow3 - truth),
+        "ours": abs(ours.predict([[largest]])[0] - truth),
+        "ours_pow3": abs(ours_pow3 - truth),
+        "covered": float(lower[0] <= truth <= upper[0]),
+        "model": ours.model_,
+    }
+
+
+def image_curves(repeats):
+    from sklearn_vision import TransferImageClassifier
+    from sklearn_vision.datasets import load_digits_images
+
+    X, y = load_digits_images(image_size=32, return_X_y=True)
+    clf = TransferImageClassifier(
+        "small_cnn", weights=None, epochs=15, learning_rate=3e-3, early_stopping=False,
+        random_state=0,
+    )
+    yield "digits_images", "small_cnn", *learning_curve(clf, X, y, repeats=repeats)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--images", action="store_true", help="add TransferImageClassifier curves")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    curves = []
+    for data_name, X, y in datasets():
+        for learner_name, learner in LEARNERS.items():
+            curves.append((data_name, learner_name, *learning_curve(learner, X, y, repeats=args.repeats)))
+    if args.images:
+        curves.extend(image_curves(args.repeats))
+    print(f"{len(curves)} learning curves built in {time.perf_counter() - start:.0f} s\n")
+
+    methods = ["seeds", "last", "pow3", "ours"]
+    columns = methods + ["ours_pow3"]
+    for cut in (0.25, 0.5):
+        results = [evaluate(sizes, scores, cut) for *_, sizes, scores in curves]
+        print(f"Fit on sizes <= {cut:.0%} of the largest, predict the largest "
+              f"({len(results)} curves): mean absolute error in accuracy")
+        print("  " + "  ".join(f"{m:>9}" for m in columns) + "  coverage(95%)")
+        mae = {m: np.mean([r[m] for r in results]) for m in columns}
+        coverage = np.mean([r["covered"] for r in results])
+        print("  " + "  ".join(f"{mae[m]:9.4f}" for m in columns) + f"  {coverage:8.0%}")
+        ratio = ", ".join(f"{m} {mae[m] / mae['ours']:.1f}x" for m in methods[:-1])
+        print(f"  baseline error / ours: {ratio}")
+        chosen = [r["model"] for r in results]
+        print("  'auto' chose: " + ", ".join(
+            f"{name} {chosen.count(name)}" for name in sorted(set(chosen), key=chosen.count, reverse=True)
+        ))
+        print()
+
+
+if __name__ == "__main__":
+    main()

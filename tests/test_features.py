@@ -1,0 +1,161 @@
+import os
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from sklearn_vision import (
+    BackboneFeatures,
+    TransferImageClassifier,
+    get_feature_cache,
+    set_feature_cache,
+)
+
+
+@pytest.fixture
+def fresh_cache(tmp_path):
+    """A new, empty process-wide cache for the test, the default one restored after."""
+    previous = get_feature_cache()
+    yield set_feature_cache(max_bytes=previous.max_bytes)
+    import sklearn_vision._features as features
+
+    features._CACHE = previous
+
+
+def small_features(**params):
+    defaults = dict(weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, random_state=0)
+    return BackboneFeatures(**{**defaults, **params})
+
+
+def test_embeddings_shape_and_pipeline(digits, fresh_cache):
+    X, y = digits
+    features = small_features().fit(X[:20])
+    Z = features.transform(X[:20])
+    assert Z.shape == (20, features.n_features_out_) and Z.dtype == np.float32
+    assert features.get_feature_names_out()[0] == "backbone0"
+    # At 64 pixels the last feature map is 2x2 (at 32 it is 1x1: avg == max).
+    average = small_features(image_size=64).fit_transform(X[:20])
+    maximum = small_features(image_size=64, pooling="max").fit_transform(X[:20])
+    assert np.all(maximum >= average) and not np.allclose(maximum, average, rtol=1e-3, atol=0)
+    pipe = make_pipeline(small_features(), LogisticRegression(max_iter=300)).fit(X[:60], y[:60])
+    assert pipe.predict(X[60:70]).shape == (10,)
+
+
+def test_cache_is_shared_across_clones(digits, fresh_cache):
+    X, _ = digits
+    first = small_features().fit(X[:30])
+    computed = first.transform(X[:30])
+    assert fresh_cache.misses == 30 and fresh_cache.hits == 0
+    again = clone(first).fit(X[:30]).transform(X[:30])
+    assert fresh_cache.hits == 30  # the clone computed nothing
+    np.testing.assert_array_equal(computed, again)
+    uncached = small_features(cache=False).fit(X[:30]).transform(X[:30])
+    np.testing.assert_allclose(uncached, computed, rtol=1e-5, atol=0)
+    assert fresh_cache.hits == 30 and fresh_cache.misses == 30
+
+
+@pytest.mark.parametrize(
+    "change", [{"random_state": 1}, {"image_size": 48}, {"backbone_kwargs": {"alpha": 0.5}}]
+)
+def test_cache_never_serves_features_of_other_weights_or_sizes(digits, fresh_cache, change):
+    X, _ = digits
+    base = small_features().fit(X[:10]).transform(X[:10])
+    other = small_features(**change).fit(X[:10]).transform(X[:10])
+    assert fresh_cache.hits == 0 and fresh_cache.misses == 20
+    # Random-weight embeddings are tiny (about 1e-12): compare relatively.
+    assert other.shape != base.shape or not np.allclose(other, base, rtol=1e-3, atol=0)
+
+
+def test_a_changed_file_is_a_miss(image_files, fresh_cache):
+    from PIL import Image
+
+    paths, X, _ = image_files
+    features = small_features().fit(paths[:5])
+    before = features.transform(paths[:5])
+    Image.fromarray(255 - X[0]).save(paths[0])
+    os.utime(paths[0], ns=(1, 1))  # a new mtime even on a coarse clock
+    after = features.transform(paths[:5])
+    assert fresh_cache.misses == 6 and fresh_cache.hits == 4
+    assert not np.allclose(before[0], after[0], rtol=1e-3, atol=0)
+    np.testing.assert_array_equal(before[1:], after[1:])
+
+
+def test_memory_bound_evicts_least_recently_used(digits, fresh_cache):
+    X, _ = digits
+    features = small_features().fit(X[:1])
+    row_bytes = features.transform(X[:1]).nbytes
+    bounded = set_feature_cache(max_bytes=10 * row_bytes)
+    features.transform(X[:25])
+    assert len(bounded) == 10 and bounded.nbytes <= 10 * row_bytes
+    features.transform(X[15:25])  # the 10 most recent are all still there
+    assert bounded.hits == 10
+
+
+def test_on_disk_store_survives_a_new_cache(digits, fresh_cache, tmp_path):
+    X, _ = digits
+    store = tmp_path / "features"
+    set_feature_cache(location=str(store))
+    computed = small_features().fit(X[:12]).transform(X[:12])
+    assert len(list(store.rglob("*.npy"))) == 12
+    reopened = set_feature_cache(location=str(store))
+    np.testing.assert_array_equal(small_features().fit(X[:12]).transform(X[:12]), computed)
+    assert reopened.hits == 12 and reopened.misses == 0
+
+
+def test_smote_in_embedding_space(digits, fresh_cache):
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
+
+    X, y = digits
+    keep = np.r_[np.flatnonzero(y == 0)[:40], np.flatnonzero(y == 1)[:8]]
+    pipe = make_imblearn_pipeline(
+        small_features(), SMOTE(k_neighbors=3, random_state=0), LogisticRegression(max_iter=500)
+    )
+    pipe.fit(X[keep], y[keep])
+    assert set(pipe.predict(X[:30])) <= {0, 1}
+
+
+def test_classifier_cross_validation_computes_each_image_once(digits, fresh_cache):
+    X, y = digits
+    clf = TransferImageClassifier(
+        "mobilenet_v2", weights=None, image_size=32, backbone_kwargs={"alpha": 0.35},
+        fine_tune_from=None, epochs=2, early_stopping=False, random_state=0,
+    )
+    cross_val_score(clf, X[:60], y[:60], cv=3)
+    # Fold 1 computes every image (40 to train on, 20 to score); folds 2 and 3
+    # find all 60 of theirs in the cache: each image went through the backbone once.
+    assert fresh_cache.misses == 60
+    assert fresh_cache.hits == 120
+
+
+def test_stage_two_caches_the_split_point(digits, fresh_cache):
+    X, y = digits
+    params = dict(
+        weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, epochs=2,
+        fine_tune_from="block_13", fine_tune_epochs=2, early_stopping=True, random_state=0,
+    )
+    cached = TransferImageClassifier("mobilenet_v2", cache=True, **params).fit(X[:60], y[:60])
+    assert fresh_cache.misses == 120  # pooled features and split-point activations
+    plain = TransferImageClassifier("mobilenet_v2", cache=False, **params).fit(X[:60], y[:60])
+    for stage in ("frozen", "fine_tune"):
+        np.testing.assert_allclose(
+            cached.history_[stage]["loss"], plain.history_[stage]["loss"], rtol=1e-4
+        )
+    np.testing.assert_allclose(cached.predict_proba(X[60:80]), plain.predict_proba(X[60:80]), atol=1e-5)
+
+
+def test_split_point_crossed_by_a_skip_connection():
+    from sklearn_vision._backbones import build_backbone, get_spec
+
+    resnet = build_backbone(get_spec("resnet50"), weights=None, image_size=(32, 32),
+                            backbone_kwargs=None, seed=0)
+    inside_block = [layer.name for layer in resnet.layers].index("conv5_block1_2_conv")
+    assert TransferImageClassifier("resnet50")._split_at(resnet, inside_block) is None
+    with pytest.raises(ValueError, match="does not cut the network in two"):
+        TransferImageClassifier("resnet50", cache=True)._split_at(resnet, inside_block)
+    block_start = [layer.name for layer in resnet.layers].index("conv5_block1_1_conv")
+    bottom, top = TransferImageClassifier("resnet50")._split_at(resnet, block_start)
+    assert bottom.output.shape[1:] == top.input.shape[1:]
