@@ -5,9 +5,19 @@ preprocessing module, and :func:`build_backbone` imports them when a model is bu
 """
 
 import importlib
+import os
 import re
 from dataclasses import dataclass
 from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval
+
+# Parameter constraints of every estimator that builds a backbone.
+BACKBONE_PARAMETER_CONSTRAINTS = {
+    "weights": [str, os.PathLike, None],
+    "image_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
+    "backbone_kwargs": [dict, None],
+}
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,7 @@ BACKBONES = {
     ),
     # Chollet's "very little data" baseline: three conv/pool blocks trained from
     # scratch. Stage 1 trains all of it; there is nothing to fine-tune.
-    "small_cnn": BackboneSpec(
-        "small_cnn", "unit", 150, 16, r"block\d+", None, pretrained=False
-    ),
+    "small_cnn": BackboneSpec("small_cnn", "unit", 150, 16, r"block\d+", None, pretrained=False),
 }
 
 
@@ -265,3 +273,17 @@ def fine_tune_index(backbone, fine_tune_from, pattern=None):
     if isinstance(fine_tune_from, Real):
         return n_layers - max(1, round(float(fine_tune_from) * n_layers))
     raise TypeError(f"Unsupported fine_tune_from={fine_tune_from!r}.")
+
+
+def release_step_functions(model):
+    """Drop the traced train/test/predict functions of ``model`` and its sub-models.
+
+    Keras keeps them on the model, and TensorFlow keeps their traces, which
+    close over the model: without this a discarded model stays alive.
+    """
+    import keras
+
+    model.train_function = model.test_function = model.predict_function = None
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            release_step_functions(layer)

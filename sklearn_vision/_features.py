@@ -17,7 +17,14 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._backbones import BACKBONES, get_spec, make_backbone, preprocess_function
+from ._backbones import (
+    BACKBONE_PARAMETER_CONSTRAINTS,
+    BACKBONES,
+    get_spec,
+    make_backbone,
+    preprocess_function,
+    release_step_functions,
+)
 from ._images import check_images, image_read_errors, make_dataset
 
 
@@ -196,7 +203,9 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
             subset, batch_size=batch_size, image_size=image_size, preprocess=preprocess
         )
         with image_read_errors():
-            return model.predict(dataset, verbose=0)
+            output = model.predict(dataset, verbose=0)
+        release_step_functions(model)
+        return output
 
     if not cache:
         return predict(images)
@@ -207,7 +216,7 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
     missing = [i for i, value in enumerate(found) if value is None]
     if missing:
         computed = predict(images[np.asarray(missing)])
-        for i, value in zip(missing, computed):
+        for i, value in zip(missing, computed, strict=True):
             store.put((key, keys[i]), value)
             found[i] = value
     return np.stack(found)
@@ -220,7 +229,11 @@ def feature_model(backbone, pooling):
     inputs = keras.Input(backbone.input_shape[1:])
     x = backbone(inputs, training=False)
     if len(x.shape) == 4:
-        pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
+        pool = (
+            keras.layers.GlobalAveragePooling2D
+            if pooling == "avg"
+            else keras.layers.GlobalMaxPooling2D
+        )
         x = pool(name=f"{pooling}_pool")(x)
     return keras.Model(inputs, x, name="features")
 
@@ -281,9 +294,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "backbone": [StrOptions(set(BACKBONES)), callable],
-        "weights": [str, os.PathLike, None],
-        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
-        "backbone_kwargs": [dict, None],
+        **BACKBONE_PARAMETER_CONSTRAINTS,
         "pooling": [StrOptions({"avg", "max"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache": ["boolean"],

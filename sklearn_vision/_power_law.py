@@ -96,31 +96,59 @@ def _models(c_low, c_high):
     return {
         # The seeds' model, score = a * n**b: no asymptote.
         "pow2": CurveModel(
-            "pow2", _pow2, (-_INF, -10.0), (_INF, 10.0), _pow2_limit,
+            "pow2",
+            _pow2,
+            (-_INF, -10.0),
+            (_INF, 10.0),
+            _pow2_limit,
             lambda first, last: [[last, 0.1], [last, -0.1], [last, 0.5]],
         ),
         "pow3": CurveModel(
-            "pow3", _pow3, (c_low, 0.0, 0.0), (c_high, _INF, 10.0), _first,
+            "pow3",
+            _pow3,
+            (c_low, 0.0, 0.0),
+            (c_high, _INF, 10.0),
+            _first,
             with_c(lambda c, first, last: [c, max(last - c, 1e-6), 0.5]),
         ),
         "pow4": CurveModel(
-            "pow4", _pow4, (c_low, 0.0, 0.0, 0.0), (c_high, _INF, 10.0, 10.0), _first,
+            "pow4",
+            _pow4,
+            (c_low, 0.0, 0.0, 0.0),
+            (c_high, _INF, 10.0, 10.0),
+            _first,
             with_c(lambda c, first, last: [c, max(last - c, 1e-6), 0.5, 0.01]),
         ),
         "mmf4": CurveModel(
-            "mmf4", _mmf4, (c_low, -_INF, 1e-9, 1e-3), (c_high, _INF, _INF, 10.0), _first,
+            "mmf4",
+            _mmf4,
+            (c_low, -_INF, 1e-9, 1e-3),
+            (c_high, _INF, _INF, 10.0),
+            _first,
             with_c(lambda c, first, last: [c, first + abs(first - c), 0.05, 1.0]),
         ),
         "wbl4": CurveModel(
-            "wbl4", _wbl4, (c_low, 0.0, 0.0, 1e-3), (c_high, _INF, _INF, 10.0), _first,
+            "wbl4",
+            _wbl4,
+            (c_low, 0.0, 0.0, 1e-3),
+            (c_high, _INF, _INF, 10.0),
+            _first,
             with_c(lambda c, first, last: [c, max(first - c, 1e-6), 5.0, 0.5]),
         ),
         "exp3": CurveModel(
-            "exp3", _exp3, (c_low, 0.0, 0.0), (c_high, _INF, 1e4), _first,
+            "exp3",
+            _exp3,
+            (c_low, 0.0, 0.0),
+            (c_high, _INF, 1e4),
+            _first,
             with_c(lambda c, first, last: [c, max(first - c, 1e-6), 5.0]),
         ),
         "log2": CurveModel(
-            "log2", _log2, (-_INF, 0.0), (_INF, _INF), _log2_limit,
+            "log2",
+            _log2,
+            (-_INF, 0.0),
+            (_INF, _INF),
+            _log2_limit,
             lambda first, last: [[last, 0.01], [last, abs(first - last)]],
         ),
     }
@@ -156,7 +184,9 @@ def _fit_curve(model, x, t, weights, starts=None):
                 r = (model.function(x, *params) - t) * root_w
             return np.where(np.isfinite(r), r, 1e6)
 
-        result = least_squares(residuals, start, bounds=(lower, upper), method="trf", max_nfev=max_nfev)
+        result = least_squares(
+            residuals, start, bounds=(lower, upper), method="trf", max_nfev=max_nfev
+        )
         if result.cost < best_cost:
             best_params, best_cost = result.x, result.cost
     return best_params, best_cost
@@ -331,8 +361,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         n_sizes = len(np.unique(sizes))
         if n_sizes < 3:
             raise ValueError(
-                f"A learning curve needs at least 3 distinct training-set sizes; got "
-                f"{n_sizes}."
+                f"A learning curve needs at least 3 distinct training-set sizes; got {n_sizes}."
             )
         sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         return sizes, y, sample_weight
@@ -352,13 +381,15 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         if len(positive) == 0:
             return sample_weight
         floor = 0.1 * np.median(positive)
-        variances = np.where(np.isfinite(variances), np.maximum(variances, floor), np.median(positive))
+        variances = np.where(
+            np.isfinite(variances), np.maximum(variances, floor), np.median(positive)
+        )
         return sample_weight / variances[inverse]
 
     def _select(self, models, x, t, weights):
         """Return the name of the curve that best extrapolates forward, and the errors."""
         levels = np.unique(x)
-        targets = levels[max(3, len(levels) - 3):]
+        targets = levels[max(3, len(levels) - 3) :]
         if len(targets) == 0:
             return "pow3", {}
         errors = {}

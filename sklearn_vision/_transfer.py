@@ -1,7 +1,6 @@
-"""TransferImageClassifier: a pretrained Keras backbone and a new head, as a scikit-learn classifier."""
+"""TransferImageClassifier: a pretrained Keras backbone and a new head, as a classifier."""
 
 import math
-import os
 import random
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
@@ -21,7 +20,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._backbones import BACKBONES, fine_tune_index, get_spec, make_backbone, preprocess_function
+from ._backbones import (
+    BACKBONE_PARAMETER_CONSTRAINTS,
+    BACKBONES,
+    fine_tune_index,
+    get_spec,
+    make_backbone,
+    preprocess_function,
+    release_step_functions,
+)
 from ._features import cached_predict
 from ._images import check_images, image_read_errors, make_dataset
 
@@ -232,9 +239,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "backbone": [StrOptions(set(BACKBONES)), callable, None],
-        "weights": [str, os.PathLike, None],
-        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
-        "backbone_kwargs": [dict, None],
+        **BACKBONE_PARAMETER_CONSTRAINTS,
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "epochs": [Interval(Integral, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -461,6 +466,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         self : TransferImageClassifier
             The fitted classifier.
         """
+        if hasattr(self, "model_"):
+            release_step_functions(self.model_)
+            del self.model_
         X = self._validate_X(X, reset=True)
         y_encoded, weights = self._encode_targets(y, sample_weight, len(X))
         if self.backbone is None and self.augmentation is not None:
@@ -523,7 +531,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                     train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
                     stage_model = model
                 self.history_["fine_tune"] = self._train_stage(
-                    stage_model, train_ds, val_ds, self.fine_tune_epochs, self.fine_tune_learning_rate
+                    stage_model,
+                    train_ds,
+                    val_ds,
+                    self.fine_tune_epochs,
+                    self.fine_tune_learning_rate,
                 )
         self.model_ = model
         return self
@@ -620,6 +632,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             shuffle=False,  # the dataset reshuffles itself, reproducibly
             verbose=self.verbose,
         )
+        release_step_functions(model)
         return {name: [float(v) for v in values] for name, values in history.history.items()}
 
     # ------------------------------------------------------------------ predict

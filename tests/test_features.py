@@ -121,8 +121,14 @@ def test_smote_in_embedding_space(digits, fresh_cache):
 def test_classifier_cross_validation_computes_each_image_once(digits, fresh_cache):
     X, y = digits
     clf = TransferImageClassifier(
-        "mobilenet_v2", weights=None, image_size=32, backbone_kwargs={"alpha": 0.35},
-        fine_tune_from=None, epochs=2, early_stopping=False, random_state=0,
+        "mobilenet_v2",
+        weights=None,
+        image_size=32,
+        backbone_kwargs={"alpha": 0.35},
+        fine_tune_from=None,
+        epochs=2,
+        early_stopping=False,
+        random_state=0,
     )
     cross_val_score(clf, X[:60], y[:60], cv=3)
     # Fold 1 computes every image (40 to train on, 20 to score); folds 2 and 3
@@ -134,8 +140,14 @@ def test_classifier_cross_validation_computes_each_image_once(digits, fresh_cach
 def test_stage_two_caches_the_split_point(digits, fresh_cache):
     X, y = digits
     params = dict(
-        weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, epochs=2,
-        fine_tune_from="block_13", fine_tune_epochs=2, early_stopping=True, random_state=0,
+        weights=None,
+        image_size=32,
+        backbone_kwargs={"alpha": 0.35},
+        epochs=2,
+        fine_tune_from="block_13",
+        fine_tune_epochs=2,
+        early_stopping=True,
+        random_state=0,
     )
     cached = TransferImageClassifier("mobilenet_v2", cache=True, **params).fit(X[:60], y[:60])
     assert fresh_cache.misses == 120  # pooled features and split-point activations
@@ -144,14 +156,17 @@ def test_stage_two_caches_the_split_point(digits, fresh_cache):
         np.testing.assert_allclose(
             cached.history_[stage]["loss"], plain.history_[stage]["loss"], rtol=1e-4
         )
-    np.testing.assert_allclose(cached.predict_proba(X[60:80]), plain.predict_proba(X[60:80]), atol=1e-5)
+    np.testing.assert_allclose(
+        cached.predict_proba(X[60:80]), plain.predict_proba(X[60:80]), atol=1e-5
+    )
 
 
 def test_split_point_crossed_by_a_skip_connection():
     from sklearn_vision._backbones import build_backbone, get_spec
 
-    resnet = build_backbone(get_spec("resnet50"), weights=None, image_size=(32, 32),
-                            backbone_kwargs=None, seed=0)
+    resnet = build_backbone(
+        get_spec("resnet50"), weights=None, image_size=(32, 32), backbone_kwargs=None, seed=0
+    )
     inside_block = [layer.name for layer in resnet.layers].index("conv5_block1_2_conv")
     assert TransferImageClassifier("resnet50")._split_at(resnet, inside_block) is None
     with pytest.raises(ValueError, match="does not cut the network in two"):

@@ -33,7 +33,9 @@ def test_each_model_fits_its_own_family(name):
     }[name]
     model = _models(-1.0, 0.0)[name]
     scores = -model.function(SIZES / SIZES.max(), *truth)
-    curve = PowerLawRegressor(model=name, n_bootstrap=10, random_state=0).fit(SIZES[:, None], scores)
+    curve = PowerLawRegressor(model=name, n_bootstrap=10, random_state=0).fit(
+        SIZES[:, None], scores
+    )
     assert curve.model_ == name
     np.testing.assert_allclose(curve.predict(SIZES[:, None]), scores, atol=2e-3)
 

@@ -1,0 +1,162 @@
+"""What the feature cache buys: TransferImageClassifier against a plain Keras loop.
+
+The baseline is the seeds' approach written out in plain Keras: MobileNetV2
+without top, a new head, ``model.fit`` on a tf.data pipeline of preprocessed
+images every epoch (frozen backbone; then unfreezing from ``block_10`` with
+BatchNorm frozen). Ours is ``TransferImageClassifier`` with ``cache="auto"``,
+starting from an empty cache each time, so its times include computing the
+features. Same images, epochs, batch size, CPU; times are measured in this run
+and printed as ratios.
+
+    python benchmarks/bench_cache.py [--n-images 500] [--image-size 160] [--weights PATH]
+
+``--weights`` defaults to the real MobileNetV2 weights in ``../shared/weights``
+when present, else random weights (the timings do not depend on them).
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
+
+from sklearn_vision import BACKBONES, TransferImageClassifier, set_feature_cache  # noqa: E402
+from sklearn_vision.datasets import load_digits_images  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "weights"
+REAL_WEIGHTS = SHARED / "mobilenet_v2_1.0_stanford_dogs_no_top.weights.h5"
+
+
+def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, batch_size=32):
+    """The seeds' loop: frozen head training, then optionally fine-tuning from block_10."""
+    import keras
+    import tensorflow as tf
+
+    backbone = keras.applications.MobileNetV2(
+        include_top=False, weights=weights, input_shape=(image_size, image_size, 3)
+    )
+    backbone.trainable = False
+    inputs = keras.Input((image_size, image_size, 3))
+    x = backbone(inputs, training=False)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(len(np.unique(y)), activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    preprocess = keras.applications.mobilenet_v2.preprocess_input
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((X, y))
+        .shuffle(len(X), seed=0)
+        .batch(batch_size)
+        .map(lambda a, b: (preprocess(tf.cast(a, tf.float32)), b), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(dataset, epochs=epochs, verbose=0)
+    if fine_tune_epochs:
+        backbone.trainable = True
+        start = next(i for i, layer in enumerate(backbone.layers) if layer.name.startswith("block_10_"))
+        for i, layer in enumerate(backbone.layers):
+            layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", ["accuracy"])
+        model.fit(dataset, epochs=fine_tune_epochs, verbose=0)
+    return model
+
+
+def ours(**params):
+    return TransferImageClassifier(
+        "mobilenet_v2", early_stopping=False, random_state=0, **params
+    )
+
+
+def timed(function):
+    set_feature_cache()  # cold: our time includes computing the features
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def cache_bytes_per_image():
+    """Bytes one image costs in the cache, per backbone at its default size."""
+    import keras
+
+    from sklearn_vision._backbones import build_backbone, fine_tune_index, get_spec
+
+    rows = []
+    for name in sorted(BACKBONES):
+        spec = get_spec(name)
+        size = (spec.default_size, spec.default_size)
+        backbone = build_backbone(spec, weights=None, image_size=size, backbone_kwargs=None, seed=0)
+        pooled = int(backbone.output.shape[-1]) * 4
+        split = None
+        if spec.fine_tune_from is not None:
+            index = fine_tune_index(backbone, spec.fine_tune_from, spec.block_pattern)
+            split = int(np.prod(backbone.layers[index].input.shape[1:])) * 4
+        rows.append((name, spec.default_size, pooled, split))
+        keras.backend.clear_session()
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-images", type=int, default=500)
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--fine-tune-epochs", type=int, default=5)
+    parser.add_argument("--weights", default=str(REAL_WEIGHTS) if REAL_WEIGHTS.exists() else None)
+    args = parser.parse_args()
+
+    X, y = load_digits_images(image_size=args.image_size, return_X_y=True)
+    X, y = X[: args.n_images], y[: args.n_images]
+    size, weights = args.image_size, args.weights
+    print(f"{len(X)} digit images at {size}x{size}, MobileNetV2, weights={weights or 'random'}, "
+          f"batch 32, CPU ({os.cpu_count()} cores)\n")
+    print(f"{'task':<44}{'plain Keras':>12}{'ours':>9}{'speed-up':>10}")
+
+    def report(task, baseline, our_time):
+        print(f"{task:<44}{baseline:>11.1f}s{our_time:>8.1f}s{baseline / our_time:>9.1f}x")
+
+    base, _ = timed(lambda: plain_keras_fit(X, y, weights=weights, image_size=size, epochs=args.epochs))
+    mine, clf = timed(lambda: ours(weights=weights, image_size=size, epochs=args.epochs,
+                                   fine_tune_from=None).fit(X, y))
+    report(f"frozen stage, {args.epochs} epochs", base, mine)
+
+    base, _ = timed(lambda: plain_keras_fit(
+        X, y, weights=weights, image_size=size, epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs))
+    mine, _ = timed(lambda: ours(weights=weights, image_size=size, epochs=args.epochs,
+                                 fine_tune_from="block_10",
+                                 fine_tune_epochs=args.fine_tune_epochs).fit(X, y))
+    report(f"+ fine-tuning from block_10, {args.fine_tune_epochs} epochs", base, mine)
+
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+
+    def plain_cross_validation():
+        scores = []
+        for train, test in folds.split(X, y):
+            model = plain_keras_fit(X[train], y[train], weights=weights, image_size=size,
+                                    epochs=args.epochs)
+            import keras
+
+            preprocess = keras.applications.mobilenet_v2.preprocess_input
+            proba = model.predict(preprocess(X[test].astype("float32")), verbose=0)
+            scores.append(np.mean(proba.argmax(axis=1) == y[test]))
+        return scores
+
+    base, _ = timed(plain_cross_validation)
+    mine, _ = timed(lambda: cross_val_score(
+        ours(weights=weights, image_size=size, epochs=args.epochs, fine_tune_from=None), X, y, cv=folds))
+    report(f"5-fold cross_val_score, frozen, {args.epochs} epochs", base, mine)
+
+    print("\nCache cost per image (float32), each backbone at its default size:")
+    print(f"{'backbone':<22}{'size':>6}{'pooled':>10}{'split point':>14}  (for fine_tune_from='auto')")
+    for name, default, pooled, split in cache_bytes_per_image():
+        split_text = "-" if split is None else f"{split / 1024:.0f} KiB"
+        print(f"{name:<22}{default:>6}{pooled / 1024:>7.1f} KiB{split_text:>14}")
+
+
+if __name__ == "__main__":
+    main()
