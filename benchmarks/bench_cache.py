@@ -51,14 +51,19 @@ def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, ba
         tf.data.Dataset.from_tensor_slices((X, y))
         .shuffle(len(X), seed=0)
         .batch(batch_size)
-        .map(lambda a, b: (preprocess(tf.cast(a, tf.float32)), b), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda a, b: (preprocess(tf.cast(a, tf.float32)), b),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .prefetch(tf.data.AUTOTUNE)
     )
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
     model.fit(dataset, epochs=epochs, verbose=0)
     if fine_tune_epochs:
         backbone.trainable = True
-        start = next(i for i, layer in enumerate(backbone.layers) if layer.name.startswith("block_10_"))
+        start = next(
+            i for i, layer in enumerate(backbone.layers) if layer.name.startswith("block_10_")
+        )
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
         model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", ["accuracy"])
@@ -67,9 +72,7 @@ def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, ba
 
 
 def ours(**params):
-    return TransferImageClassifier(
-        "mobilenet_v2", early_stopping=False, random_state=0, **params
-    )
+    return TransferImageClassifier("mobilenet_v2", early_stopping=False, random_state=0, **params)
 
 
 def timed(function):
@@ -112,24 +115,44 @@ def main():
     X, y = load_digits_images(image_size=args.image_size, return_X_y=True)
     X, y = X[: args.n_images], y[: args.n_images]
     size, weights = args.image_size, args.weights
-    print(f"{len(X)} digit images at {size}x{size}, MobileNetV2, weights={weights or 'random'}, "
-          f"batch 32, CPU ({os.cpu_count()} cores)\n")
+    print(
+        f"{len(X)} digit images at {size}x{size}, MobileNetV2, weights={weights or 'random'}, "
+        f"batch 32, CPU ({os.cpu_count()} cores)\n"
+    )
     print(f"{'task':<44}{'plain Keras':>12}{'ours':>9}{'speed-up':>10}")
 
     def report(task, baseline, our_time):
         print(f"{task:<44}{baseline:>11.1f}s{our_time:>8.1f}s{baseline / our_time:>9.1f}x")
 
-    base, _ = timed(lambda: plain_keras_fit(X, y, weights=weights, image_size=size, epochs=args.epochs))
-    mine, clf = timed(lambda: ours(weights=weights, image_size=size, epochs=args.epochs,
-                                   fine_tune_from=None).fit(X, y))
+    base, _ = timed(
+        lambda: plain_keras_fit(X, y, weights=weights, image_size=size, epochs=args.epochs)
+    )
+    mine, clf = timed(
+        lambda: ours(weights=weights, image_size=size, epochs=args.epochs, fine_tune_from=None).fit(
+            X, y
+        )
+    )
     report(f"frozen stage, {args.epochs} epochs", base, mine)
 
-    base, _ = timed(lambda: plain_keras_fit(
-        X, y, weights=weights, image_size=size, epochs=args.epochs,
-        fine_tune_epochs=args.fine_tune_epochs))
-    mine, _ = timed(lambda: ours(weights=weights, image_size=size, epochs=args.epochs,
-                                 fine_tune_from="block_10",
-                                 fine_tune_epochs=args.fine_tune_epochs).fit(X, y))
+    base, _ = timed(
+        lambda: plain_keras_fit(
+            X,
+            y,
+            weights=weights,
+            image_size=size,
+            epochs=args.epochs,
+            fine_tune_epochs=args.fine_tune_epochs,
+        )
+    )
+    mine, _ = timed(
+        lambda: ours(
+            weights=weights,
+            image_size=size,
+            epochs=args.epochs,
+            fine_tune_from="block_10",
+            fine_tune_epochs=args.fine_tune_epochs,
+        ).fit(X, y)
+    )
     report(f"+ fine-tuning from block_10, {args.fine_tune_epochs} epochs", base, mine)
 
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
@@ -137,8 +160,9 @@ def main():
     def plain_cross_validation():
         scores = []
         for train, test in folds.split(X, y):
-            model = plain_keras_fit(X[train], y[train], weights=weights, image_size=size,
-                                    epochs=args.epochs)
+            model = plain_keras_fit(
+                X[train], y[train], weights=weights, image_size=size, epochs=args.epochs
+            )
             import keras
 
             preprocess = keras.applications.mobilenet_v2.preprocess_input
@@ -147,12 +171,20 @@ def main():
         return scores
 
     base, _ = timed(plain_cross_validation)
-    mine, _ = timed(lambda: cross_val_score(
-        ours(weights=weights, image_size=size, epochs=args.epochs, fine_tune_from=None), X, y, cv=folds))
+    mine, _ = timed(
+        lambda: cross_val_score(
+            ours(weights=weights, image_size=size, epochs=args.epochs, fine_tune_from=None),
+            X,
+            y,
+            cv=folds,
+        )
+    )
     report(f"5-fold cross_val_score, frozen, {args.epochs} epochs", base, mine)
 
     print("\nCache cost per image (float32), each backbone at its default size:")
-    print(f"{'backbone':<22}{'size':>6}{'pooled':>10}{'split point':>14}  (for fine_tune_from='auto')")
+    print(
+        f"{'backbone':<22}{'size':>6}{'pooled':>10}{'split point':>14}  (for fine_tune_from='auto')"
+    )
     for name, default, pooled, split in cache_bytes_per_image():
         split_text = "-" if split is None else f"{split / 1024:.0f} KiB"
         print(f"{name:<22}{default:>6}{pooled / 1024:>7.1f} KiB{split_text:>14}")

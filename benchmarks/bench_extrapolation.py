@@ -4,8 +4,9 @@ Builds real learning curves: a fixed stratified held-out split, then, on a
 geometric grid of training sizes up to the whole training pool, ``--repeats``
 class-balanced random subsamples per size, each fitted and scored on the
 held-out split. The data ship with scikit-learn; the learners are several
-scikit-learn classifiers and, with ``--images``, our TransferImageClassifier
-(``small_cnn``) on the digits as images.
+scikit-learn classifiers and, with ``--images``, our own image models on the
+digits as 96x96 images: TransferImageClassifier (frozen MobileNetV2) and
+BackboneFeatures with a logistic regression.
 
 Task: fit each method on the sizes up to 25% (and, separately, 50%) of the
 largest size, predict the mean held-out accuracy at the largest size. Reported:
@@ -25,8 +26,12 @@ and how often our 95% interval covers the true value.
 """
 
 import argparse
+import os
 import time
 import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 from scipy.optimize import curve_fit
@@ -45,6 +50,11 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn_vision import PowerLawRegressor
 from sklearn_vision._learning_curve import balanced_subsample
 
+REAL_WEIGHTS = (
+    Path(__file__).resolve().parents[2]
+    / "shared/weights/mobilenet_v2_1.0_stanford_dogs_no_top.weights.h5"
+)
+
 LEARNERS = {
     "logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
     "knn": make_pipeline(StandardScaler(), KNeighborsClassifier()),
@@ -58,8 +68,11 @@ LEARNERS = {
 def datasets():
     yield "digits", *load_digits(return_X_y=True)
     yield "breast_cancer", *load_breast_cancer(return_X_y=True)
-    yield "synthetic", *make_classification(
-        n_samples=3000, n_features=20, n_informative=8, n_classes=3, flip_y=0.03, random_state=0
+    yield (
+        "synthetic",
+        *make_classification(
+            n_samples=3000, n_features=20, n_informative=8, n_classes=3, flip_y=0.03, random_state=0
+        ),
     )
 
 
@@ -133,39 +146,68 @@ def evaluate(sizes, scores, cut):
     }
 
 
-def image_curves(repeats):
-    from sklearn_vision import TransferImageClassifier
+def image_curves(repeats, weights):
+    """Curves of our image models on the digits at 96 pixels, MobileNetV2 features.
+
+    Both go through the feature cache: each image is embedded once, every fit
+    trains a head.
+    """
+    from sklearn_vision import BackboneFeatures, TransferImageClassifier
     from sklearn_vision.datasets import load_digits_images
 
-    X, y = load_digits_images(image_size=32, return_X_y=True)
-    clf = TransferImageClassifier(
-        "small_cnn", weights=None, epochs=15, learning_rate=3e-3, early_stopping=False,
+    X, y = load_digits_images(image_size=96, return_X_y=True)
+    transfer = TransferImageClassifier(
+        weights=weights,
+        image_size=96,
+        epochs=20,
+        learning_rate=3e-3,
+        fine_tune_from=None,
+        early_stopping=False,
         random_state=0,
     )
-    yield "digits_images", "small_cnn", *learning_curve(clf, X, y, repeats=repeats)
+    probe = make_pipeline(
+        BackboneFeatures(weights=weights, image_size=96), LogisticRegression(max_iter=1000)
+    )
+    for name, learner in (("transfer_mobilenet_v2", transfer), ("features_logreg", probe)):
+        yield "digits_images", name, *learning_curve(learner, X, y, repeats=repeats)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--images", action="store_true", help="add TransferImageClassifier curves")
+    parser.add_argument(
+        "--images",
+        action="store_true",
+        help="add curves of our image models (MobileNetV2 features of the digits as images)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=str(REAL_WEIGHTS) if REAL_WEIGHTS.exists() else None,
+        help="MobileNetV2 weights for --images (default: ../shared/weights, else random)",
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
     curves = []
     for data_name, X, y in datasets():
         for learner_name, learner in LEARNERS.items():
-            curves.append((data_name, learner_name, *learning_curve(learner, X, y, repeats=args.repeats)))
+            curves.append(
+                (data_name, learner_name, *learning_curve(learner, X, y, repeats=args.repeats))
+            )
+        print(f"  {data_name}: curves of {len(LEARNERS)} learners built", flush=True)
     if args.images:
-        curves.extend(image_curves(args.repeats))
+        curves.extend(image_curves(args.repeats, args.weights))
+        print(f"  digits_images: 2 image learners, weights={args.weights}", flush=True)
     print(f"{len(curves)} learning curves built in {time.perf_counter() - start:.0f} s\n")
 
     methods = ["seeds", "last", "pow3", "ours"]
     columns = methods + ["ours_pow3"]
     for cut in (0.25, 0.5):
         results = [evaluate(sizes, scores, cut) for *_, sizes, scores in curves]
-        print(f"Fit on sizes <= {cut:.0%} of the largest, predict the largest "
-              f"({len(results)} curves): mean absolute error in accuracy")
+        print(
+            f"Fit on sizes <= {cut:.0%} of the largest, predict the largest "
+            f"({len(results)} curves): mean absolute error in accuracy"
+        )
         print("  " + "  ".join(f"{m:>9}" for m in columns) + "  coverage(95%)")
         mae = {m: np.mean([r[m] for r in results]) for m in columns}
         coverage = np.mean([r["covered"] for r in results])
@@ -173,9 +215,13 @@ def main():
         ratio = ", ".join(f"{m} {mae[m] / mae['ours']:.1f}x" for m in methods[:-1])
         print(f"  baseline error / ours: {ratio}")
         chosen = [r["model"] for r in results]
-        print("  'auto' chose: " + ", ".join(
-            f"{name} {chosen.count(name)}" for name in sorted(set(chosen), key=chosen.count, reverse=True)
-        ))
+        print(
+            "  'auto' chose: "
+            + ", ".join(
+                f"{name} {chosen.count(name)}"
+                for name in sorted(set(chosen), key=chosen.count, reverse=True)
+            )
+        )
         print()
 
 
