@@ -3,6 +3,8 @@
 from ._backbones import BACKBONES
 from ._features import BackboneFeatures, FeatureCache, get_feature_cache, set_feature_cache
 from ._images import read_image
+from ._learning_curve import LearningCurveEstimator
+from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import PowerLawRegressor
 from ._transfer import TransferImageClassifier
 
@@ -12,7 +14,10 @@ __all__ = [
     "BACKBONES",
     "BackboneFeatures",
     "FeatureCache",
+    "LearningCurveEstimator",
+    "LearningCurveExtrapolationDisplay",
     "PowerLawRegressor",
+    "TrainingHistoryDisplay",
     "TransferImageClassifier",
     "__version__",
     "get_feature_cache",

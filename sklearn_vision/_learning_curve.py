@@ -1,7 +1,33 @@
-"""Learning curves: class-balanced subsamples of growing size."""
+"""LearningCurveEstimator: how many images do we need?
+
+Fits an estimator on class-balanced random subsamples of growing size, scores
+each fit on held-out data, fits a learning curve through the scores and reads
+off the score at larger sizes, or the size at which a target score is reached.
+"""
+
+import gc
+import sys
+import time
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import ClassifierTags, _safe_indexing, check_random_state, resample
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _check_method_params,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from ._power_law import PowerLawRegressor
 
 
 def balanced_subsample(y, n_samples, random_state=None):
@@ -59,3 +85,492 @@ def balanced_subsample(y, n_samples, random_state=None):
         for k in range(len(classes))
     ]
     return np.sort(np.concatenate(chosen))
+
+
+def _subsample(y, n_samples, sampling, rng):
+    """Return sorted indices of ``n_samples`` rows drawn by ``sampling``."""
+    if sampling == "balanced":
+        return balanced_subsample(y, n_samples, rng)
+    indices = np.arange(len(y))
+    if n_samples == len(y):
+        return indices
+    stratify = y if sampling == "stratified" else None
+    return np.sort(
+        resample(indices, replace=False, n_samples=n_samples, stratify=stratify, random_state=rng)
+    )
+
+
+def _release_keras_state(estimator):
+    """Drop the traced Keras functions of a fitted estimator's models, if any.
+
+    TensorFlow keeps the traces of ``Model.fit``/``predict``, and they keep
+    their model alive; dropping them lets a finished fit's model be freed.
+    """
+    if "keras" not in sys.modules:
+        return
+    import keras
+
+    from ._backbones import release_step_functions
+
+    for value in vars(estimator).values():
+        if isinstance(value, keras.Model):
+            release_step_functions(value)
+        elif isinstance(value, BaseEstimator):
+            _release_keras_state(value)
+        elif isinstance(value, list):  # Pipeline steps
+            for item in value:
+                step = item[-1] if isinstance(item, tuple) else item
+                if isinstance(step, BaseEstimator):
+                    _release_keras_state(step)
+
+
+def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
+    """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds)."""
+    fit_params = _check_method_params(X, params=fit_params, indices=train)
+    start = time.perf_counter()
+    estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
+    fit_time = time.perf_counter() - start
+    score = scorer(estimator, _safe_indexing(X, test), y[test])
+    _release_keras_state(estimator)
+    del estimator
+    gc.collect()
+    return float(score), fit_time
+
+
+class _Progress:
+    """A one-line progress bar on stderr: fits done, current size and repeat, times."""
+
+    def __init__(self, n_total, enabled):
+        self.n_total, self.enabled = n_total, enabled
+        self.done, self.start = 0, time.perf_counter()
+
+    def update(self, size, repeat, n_repeats):
+        self.done += 1
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        remaining = elapsed / self.done * (self.n_total - self.done)
+        filled = int(20 * self.done / self.n_total)
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.n_total} fits "
+            f"| size {size}, repeat {repeat + 1}/{n_repeats} "
+            f"| {elapsed:.0f}s elapsed, ~{remaining:.0f}s left"
+        )
+        if self.done == self.n_total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _is_classifier(estimator):
+    """``is_classifier``, also for estimators that only set ``_estimator_type``.
+
+    SciKeras's ``KerasClassifier`` declares itself a classifier the way
+    scikit-learn did before 1.6, which scikit-learn 1.9 no longer reads.
+    """
+    return is_classifier(estimator) or getattr(estimator, "_estimator_type", None) == "classifier"
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_"):
+            return hasattr(self.estimator_, attr)
+        return hasattr(self.estimator, attr)
+
+    return check
+
+
+class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Learning curve of an estimator, extrapolated: how many samples are needed.
+
+    For each training-set size, ``n_repeats`` random subsamples of the training
+    data are drawn, a clone of ``estimator`` is fitted on each and scored on
+    held-out data. A learning curve (by default a :class:`PowerLawRegressor`) is
+    fitted through all the (size, score) pairs, to extrapolate the score at
+    larger sizes and to invert it: the size at which a target score is reached.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Any scikit-learn estimator or pipeline (imbalanced-learn pipelines and
+        SciKeras models included), or a :class:`TransferImageClassifier`.
+    train_sizes : array-like of float or int, default=(0.05, 0.1, 0.25, 0.5)
+        Training-set sizes: floats in (0, 1] are fractions of the training
+        data (after the test split), ints are numbers of samples. Sizes that
+        coincide after rounding are merged, with a warning.
+    n_repeats : int, default=5
+        Subsamples drawn (and fits run) at each size, per split.
+    sampling : {"balanced", "stratified", "random"}, default="balanced"
+        How subsamples are drawn. ``"balanced"``: equal counts per class as far
+        as the data allow (a class with fewer samples than its share gives all
+        of them, and the others make up the difference, so the size is always
+        exact); ``"stratified"``: the class proportions of the training data;
+        ``"random"``: uniformly, without replacement (also for regressors).
+    test_size : float or int, default=0.1
+        The held-out split (stratified for classifiers) on which every fit is
+        scored, as a fraction or a number of samples. Ignored when ``cv`` is set.
+    cv : int, cross-validation generator or iterable, default=None
+        Use these folds instead of one test split: at each size, ``n_repeats``
+        subsamples are drawn from the training part of every fold, so
+        ``scores_`` has ``n_folds * n_repeats`` columns. Fractional sizes are
+        fractions of the smallest training part.
+    scoring : str or callable, default="accuracy"
+        A scikit-learn scorer (greater is better, as always in scikit-learn).
+    curve : regressor, default=None
+        Fitted on the (size, score) pairs, X of shape ``(n, 1)``; needs
+        ``predict``, and for intervals and :meth:`samples_needed`
+        ``predict_interval`` and ``inverse_predict``. ``None`` uses
+        ``PowerLawRegressor(random_state=random_state)``, with the scores
+        bounded to [0, 1] when they all lie there and unbounded otherwise.
+    refit : bool, default=True
+        Also fit ``estimator`` on all the training data, as ``estimator_``,
+        scored on the test split as ``test_score_``. ``predict``,
+        ``predict_proba``, ``decision_function`` and ``score`` delegate to it.
+    n_jobs : int, default=None
+        Fits run in parallel through joblib; ``joblib.parallel_config`` chooses
+        the backend (``"dask"`` for a cluster). The feature cache of
+        :class:`TransferImageClassifier` is per process: with processes, each
+        worker computes the features of the images it sees once.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the test split, the subsamples, and the curve's bootstrap. An
+        ``estimator`` with a ``random_state`` parameter left at None gets a
+        different seed for each fit.
+    verbose : int, default=0
+        With a value above 0, a progress bar on stderr: fits done, the current
+        size and repeat, time elapsed and left.
+
+    Attributes
+    ----------
+    train_sizes_ : ndarray of shape (n_sizes,)
+        The sizes used, in samples.
+    scores_ : ndarray of shape (n_sizes, n_repeats) or (n_sizes, n_folds * n_repeats)
+        The held-out score of each fit.
+    fit_times_ : ndarray of the shape of ``scores_``
+        Seconds each fit took.
+    n_train_ : int
+        Samples available for training (the smallest training part with ``cv``).
+    curve_ : regressor
+        The learning curve fitted on every (size, score) pair.
+    estimator_ : estimator
+        ``estimator`` fitted on all the training data (``refit=True``).
+    test_score_ : float
+        Score of ``estimator_`` on the test split (``refit=True``, ``cv=None``):
+        a real point to compare the extrapolation with.
+    classes_ : ndarray
+        The classes, for classifiers.
+
+    See Also
+    --------
+    PowerLawRegressor : The default learning curve.
+    sklearn.model_selection.learning_curve : The same scores, without the
+        extrapolation.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_vision import LearningCurveEstimator
+    >>> X, y = load_digits(return_X_y=True)
+    >>> lce = LearningCurveEstimator(
+    ...     LogisticRegression(max_iter=2000), train_sizes=[50, 100, 200, 400],
+    ...     n_repeats=3, random_state=0,
+    ... ).fit(X, y)
+    >>> lce.scores_.shape
+    (4, 3)
+    >>> bool(lce.predict_score(1600)[0] > lce.scores_[-1].mean())
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"])],
+        "train_sizes": ["array-like"],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "sampling": [StrOptions({"balanced", "stratified", "random"})],
+        "test_size": [
+            Interval(Real, 0, 1, closed="neither"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "cv": ["cv_object", None],
+        "scoring": [str, callable],
+        "curve": [HasMethods(["fit", "predict"]), None],
+        "refit": ["boolean"],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        train_sizes=(0.05, 0.1, 0.25, 0.5),
+        n_repeats=5,
+        sampling="balanced",
+        test_size=0.1,
+        cv=None,
+        scoring="accuracy",
+        curve=None,
+        refit=True,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.train_sizes = train_sizes
+        self.n_repeats = n_repeats
+        self.sampling = sampling
+        self.test_size = test_size
+        self.cv = cv
+        self.scoring = scoring
+        self.curve = curve
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags = inner.input_tags
+        if _is_classifier(self.estimator) and tags.estimator_type != "classifier":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        return tags
+
+    # ------------------------------------------------------------------ fit
+
+    def _splits(self, X, y, classifier, rng):
+        if self.cv is None:
+            indices = np.arange(len(y))
+            train, test = train_test_split(
+                indices,
+                test_size=self.test_size,
+                stratify=y if classifier else None,
+                random_state=rng,
+            )
+            return [(np.sort(train), np.sort(test))]
+        cv = check_cv(self.cv, y, classifier=classifier)
+        return list(cv.split(X, y))
+
+    def _absolute_sizes(self, n_train, n_classes):
+        sizes = np.asarray(self.train_sizes)
+        if sizes.ndim != 1 or len(sizes) == 0:
+            raise ValueError(f"train_sizes must be a non-empty 1-D list, got {self.train_sizes!r}.")
+        if np.issubdtype(sizes.dtype, np.floating):
+            if np.any((sizes <= 0) | (sizes > 1)):
+                raise ValueError(
+                    f"Fractional train_sizes must lie in (0, 1], got {sizes.tolist()}."
+                )
+            absolute = np.floor(sizes * n_train).astype(int)
+        elif np.issubdtype(sizes.dtype, np.integer):
+            absolute = sizes.astype(int)
+        else:
+            raise ValueError(f"train_sizes must be floats or ints, got {sizes.dtype}.")
+        smallest = max(n_classes, 1) if self.sampling != "random" else 1
+        too_small = absolute[absolute < smallest]
+        if len(too_small):
+            reason = f"the {n_classes} classes" if self.sampling != "random" else "one sample"
+            raise ValueError(
+                f"train_sizes {sizes.tolist()} give subsamples of {too_small.tolist()} samples, "
+                f"fewer than {reason}: a {self.sampling} subsample needs at least {smallest}."
+            )
+        too_large = absolute[absolute > n_train]
+        if len(too_large):
+            raise ValueError(
+                f"train_sizes ask for {too_large.tolist()} samples, but only {n_train} are "
+                "available for training (after the test split)."
+            )
+        unique = np.unique(absolute)
+        if len(unique) < len(absolute):
+            warnings.warn(
+                f"train_sizes {sizes.tolist()} give {absolute.tolist()} samples; "
+                f"the repeated sizes are merged, leaving {unique.tolist()}.",
+                UserWarning,
+            )
+        if self.curve is None and len(unique) < 3:
+            raise ValueError(
+                f"train_sizes give {len(unique)} distinct size(s), {unique.tolist()}; "
+                "a learning curve needs at least 3."
+            )
+        return unique
+
+    def _make_curve(self, scores):
+        if self.curve is not None:
+            return clone(self.curve)
+        bounded = np.all((scores >= 0) & (scores <= 1))
+        return PowerLawRegressor(
+            score_bounds=(0.0, 1.0) if bounded else (None, None),
+            random_state=self.random_state,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit the estimator on subsamples of growing size, then the learning curve.
+
+        Parameters
+        ----------
+        X : array-like or list of length n_samples
+            What ``estimator`` takes: a table, images, or image file paths.
+        y : array-like of shape (n_samples,)
+            Targets.
+        **fit_params
+            Passed to every ``estimator.fit``; per-sample ones (such as
+            ``sample_weight``) are subsampled with the rows.
+
+        Returns
+        -------
+        self : LearningCurveEstimator
+            The fitted meta-estimator.
+        """
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        classifier = _is_classifier(self.estimator)
+        if classifier:
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+        elif self.sampling != "random":
+            raise ValueError(
+                f"sampling={self.sampling!r} needs class labels; {type(self.estimator).__name__} "
+                "is not a classifier. Use sampling='random'."
+            )
+        rng = check_random_state(self.random_state)
+        splits = self._splits(X, y, classifier, rng)
+        n_classes = len(np.unique(y[splits[0][0]])) if classifier else 0
+        self.n_train_ = min(len(train) for train, _ in splits)
+        self.train_sizes_ = self._absolute_sizes(self.n_train_, n_classes)
+
+        # Every subsample is drawn here, in order, so the result does not depend
+        # on n_jobs or on the joblib backend.
+        jobs = [
+            (size, repeat, train[_subsample(y[train], size, self.sampling, rng)], test)
+            for size in self.train_sizes_
+            for train, test in splits
+            for repeat in range(self.n_repeats)
+        ]
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
+        scorer = check_scoring(self.estimator, scoring=self.scoring)
+        progress = _Progress(len(jobs), self.verbose > 0)
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(_fit_and_score)(
+                self._clone_estimator(seed), X, y, subsample, test, scorer, fit_params
+            )
+            for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
+        )
+        outcomes = []
+        for (size, repeat, _, _), outcome in zip(jobs, results, strict=True):
+            outcomes.append(outcome)
+            progress.update(size, repeat, self.n_repeats)
+        shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
+        self.scores_ = np.array([score for score, _ in outcomes]).reshape(shape)
+        self.fit_times_ = np.array([seconds for _, seconds in outcomes]).reshape(shape)
+        if not np.all(np.isfinite(self.scores_)):
+            raise ValueError(f"Some fits scored NaN or inf: {self.scores_.tolist()}.")
+
+        self.curve_ = self._make_curve(self.scores_)
+        sizes = np.repeat(self.train_sizes_, shape[1]).astype(float)
+        self.curve_.fit(sizes[:, np.newaxis], self.scores_.ravel())
+
+        if self.refit:
+            train, test = splits[0] if self.cv is None else (np.arange(len(y)), None)
+            self.estimator_ = self._clone_estimator(seeds[-1] + 1)
+            params = _check_method_params(X, params=fit_params, indices=train)
+            self.estimator_.fit(_safe_indexing(X, train), y[train], **params)
+            if test is not None:
+                self.test_score_ = float(scorer(self.estimator_, _safe_indexing(X, test), y[test]))
+        return self
+
+    def _clone_estimator(self, seed):
+        estimator = clone(self.estimator)
+        params = estimator.get_params(deep=False)
+        if "random_state" in params and params["random_state"] is None:
+            estimator.set_params(random_state=int(seed))
+        return estimator
+
+    # ------------------------------------------------------------------ the curve
+
+    def _sizes(self, n_samples):
+        return np.atleast_1d(np.asarray(n_samples, dtype=float))[:, np.newaxis]
+
+    def predict_score(self, n_samples):
+        """Return the score the learning curve gives for each training-set size.
+
+        Parameters
+        ----------
+        n_samples : int or array-like of int
+            Training-set sizes, typically larger than any seen.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_sizes,)
+            Extrapolated scores.
+        """
+        check_is_fitted(self, "curve_")
+        return self.curve_.predict(self._sizes(n_samples))
+
+    def score_interval(self, n_samples, confidence=0.95):
+        """Return the interval of the extrapolated score at each size.
+
+        Parameters
+        ----------
+        n_samples : int or array-like of int
+            Training-set sizes.
+        confidence : float, default=0.95
+            Coverage of the interval.
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (n_sizes,)
+            Interval bounds.
+        """
+        check_is_fitted(self, "curve_")
+        return self.curve_.predict_interval(self._sizes(n_samples), confidence=confidence)
+
+    def samples_needed(self, target, confidence=None):
+        """Return the training-set size at which the score reaches ``target``.
+
+        Parameters
+        ----------
+        target : float or array-like of float
+            Target scores.
+        confidence : float, default=None
+            With a value, the size at which the pessimistic bound of the
+            interval at this confidence reaches the target, instead of the
+            fitted curve: a size to plan for.
+
+        Returns
+        -------
+        n_samples : ndarray of shape (n_targets,)
+            Sizes, rounded up; ``inf`` where the curve's asymptote (or its
+            bound) stays below the target.
+        """
+        check_is_fitted(self, "curve_")
+        sizes = self.curve_.inverse_predict(np.atleast_1d(target), confidence=confidence)
+        return np.ceil(sizes)
+
+    # ------------------------------------------------------------------ delegation
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict with ``estimator_``, the estimator refitted on all training data."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities from ``estimator_``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of ``estimator_``."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(X)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y, **params):
+        """Score of ``estimator_`` on ``(X, y)``, by its own ``score`` method."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.score(X, y, **params)

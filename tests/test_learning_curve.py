@@ -1,0 +1,364 @@
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.datasets import load_digits, make_regression
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.svm import LinearSVC
+
+from sklearn_vision import LearningCurveEstimator, PowerLawRegressor
+from sklearn_vision._learning_curve import balanced_subsample
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(n_class=4, return_X_y=True)
+    return X / 16.0, y
+
+
+def logistic():
+    return LogisticRegression(max_iter=500)
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; records the labels and weights of every fit."""
+
+    fits = []
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_, counts = np.unique(y, return_counts=True)
+        RecordingClassifier.fits.append(
+            dict(counts=counts, n=len(y), sample_weight=sample_weight, seed=self.random_state)
+        )
+        self.majority_ = self.classes_[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+@pytest.fixture
+def recording():
+    RecordingClassifier.fits = []
+    yield RecordingClassifier
+    RecordingClassifier.fits = []
+
+
+@pytest.mark.parametrize("n_samples", [4, 7, 40, 100])
+def test_balanced_subsample_is_exact_and_balanced(n_samples):
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    indices = balanced_subsample(y, n_samples, random_state=0)
+    assert len(indices) == len(np.unique(indices)) == n_samples
+    counts = np.bincount(y[indices], minlength=3)
+    # Equal shares, a class short of its share gives all it has.
+    share = n_samples / 3
+    for count, available in zip(counts, [80, 15, 5], strict=True):
+        assert count == available or abs(count - share) <= 1 or count > share
+
+
+def test_balanced_subsample_clips_small_classes():
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    counts = np.bincount(y[balanced_subsample(y, 60, random_state=0)])
+    assert counts.tolist() == [40, 15, 5]
+
+
+def test_fit_shapes_sizes_and_curve(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(
+        logistic(), train_sizes=[0.05, 0.1, 0.25, 0.5], n_repeats=3, random_state=0
+    ).fit(X, y)
+    n_train = len(y) - int(np.ceil(0.1 * len(y)))
+    assert lce.n_train_ == n_train
+    np.testing.assert_array_equal(
+        lce.train_sizes_, np.floor(np.array([0.05, 0.1, 0.25, 0.5]) * n_train)
+    )
+    assert lce.scores_.shape == lce.fit_times_.shape == (4, 3)
+    assert np.all(lce.fit_times_ > 0)
+    assert isinstance(lce.curve_, PowerLawRegressor)
+    # More data helps on digits, and the curve follows the means.
+    means = lce.scores_.mean(axis=1)
+    assert means[-1] > means[0]
+    np.testing.assert_allclose(lce.predict_score(lce.train_sizes_), means, atol=0.03)
+
+
+def test_extrapolation_interval_and_samples_needed(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(
+        logistic(), train_sizes=[20, 40, 80, 160], n_repeats=4, random_state=0
+    ).fit(X, y)
+    big = [320, 640]
+    score = lce.predict_score(big)
+    lower, upper = lce.score_interval(big, confidence=0.9)
+    assert np.all(lower <= score + 1e-9) and np.all(score <= upper + 1e-9)
+    assert np.all(upper <= 1.0)
+    target = float(lce.predict_score(300)[0])
+    needed = lce.samples_needed(target)
+    assert needed.shape == (1,)
+    assert 250 <= needed[0] <= 350
+    # Planning on the pessimistic side of the band asks for more samples.
+    assert lce.samples_needed(target, confidence=0.9)[0] >= needed[0]
+    assert np.isinf(lce.samples_needed(1.5)[0])
+
+
+def test_balanced_sampling_draws_equal_class_counts(digits, recording):
+    X, y = digits
+    LearningCurveEstimator(
+        recording(), train_sizes=[8, 20, 40], n_repeats=2, refit=False, random_state=0
+    ).fit(X, y)
+    assert [fit["n"] for fit in recording.fits] == [8, 8, 20, 20, 40, 40]
+    for fit in recording.fits:
+        assert fit["counts"].max() - fit["counts"].min() <= 1
+
+
+def test_stratified_and_random_sampling(recording):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = np.r_[np.zeros(300), np.ones(100)].astype(int)
+    LearningCurveEstimator(
+        recording(), train_sizes=[40, 80, 120], sampling="stratified", n_repeats=2, refit=False
+    ).fit(X, y)
+    assert [fit["counts"].tolist() for fit in recording.fits[:2]] == [[30, 10], [30, 10]]
+    assert [fit["counts"].tolist() for fit in recording.fits[4:]] == [[90, 30], [90, 30]]
+
+    recording.fits.clear()
+    LearningCurveEstimator(
+        recording(),
+        train_sizes=[40, 80, 120],
+        sampling="random",
+        n_repeats=5,
+        refit=False,
+        random_state=0,
+    ).fit(X, y)
+    assert [fit["n"] for fit in recording.fits[:5]] == [40] * 5
+    assert len({tuple(fit["counts"]) for fit in recording.fits[:5]}) > 1
+
+
+def test_each_fit_gets_its_own_seed_and_subsampled_weights(digits, recording):
+    X, y = digits
+    weights = np.linspace(0.5, 1.5, len(y))
+    LearningCurveEstimator(recording(), train_sizes=[12, 24, 36], n_repeats=3, random_state=0).fit(
+        X, y, sample_weight=weights
+    )
+    seeds = [fit["seed"] for fit in recording.fits]
+    assert None not in seeds and len(set(seeds)) == len(seeds)
+    for fit in recording.fits:
+        assert len(fit["sample_weight"]) == fit["n"]
+        assert np.all(np.isin(fit["sample_weight"], weights))
+
+
+def test_random_state_reproducible_and_independent_of_n_jobs(digits):
+    X, y = digits
+    params = dict(train_sizes=[20, 40, 80], n_repeats=2, random_state=0, refit=False)
+    one = LearningCurveEstimator(logistic(), **params).fit(X, y)
+    again = LearningCurveEstimator(logistic(), **params).fit(X, y)
+    parallel = LearningCurveEstimator(logistic(), n_jobs=2, **params).fit(X, y)
+    np.testing.assert_array_equal(one.scores_, again.scores_)
+    np.testing.assert_array_equal(one.scores_, parallel.scores_)
+
+
+def test_refit_delegates_and_scores_the_test_split(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(logistic(), train_sizes=[20, 40, 80], n_repeats=2, random_state=0)
+    assert is_classifier(lce)
+    lce.fit(X, y)
+    assert lce.estimator_.n_features_in_ == X.shape[1]
+    assert len(lce.estimator_.classes_) == 4
+    np.testing.assert_array_equal(lce.classes_, np.unique(y))
+    np.testing.assert_array_equal(lce.predict(X), lce.estimator_.predict(X))
+    np.testing.assert_allclose(lce.predict_proba(X), lce.estimator_.predict_proba(X))
+    assert lce.score(X, y) == pytest.approx(accuracy_score(y, lce.predict(X)))
+    assert 0.9 < lce.test_score_ <= 1.0
+
+
+def test_delegation_follows_the_estimator(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(LinearSVC(), train_sizes=[20, 40, 80], n_repeats=1)
+    assert hasattr(lce, "decision_function") and not hasattr(lce, "predict_proba")
+    no_refit = LearningCurveEstimator(
+        logistic(), train_sizes=[20, 40, 80], n_repeats=1, refit=False
+    ).fit(X, y)
+    assert not hasattr(no_refit, "estimator_")
+    with pytest.raises(Exception, match="not fitted"):
+        no_refit.predict(X)
+
+
+def test_cv_folds_instead_of_a_test_split(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(
+        logistic(), train_sizes=[0.1, 0.3, 0.6], n_repeats=2, cv=3, random_state=0
+    ).fit(X, y)
+    assert lce.scores_.shape == (3, 6)
+    assert lce.n_train_ == min(len(y) - len(y) // 3 - (len(y) % 3 > 0), len(y) * 2 // 3)
+    assert not hasattr(lce, "test_score_")
+    assert len(lce.predict(X)) == len(y)
+
+
+def test_regressor_with_random_sampling():
+    X, y = make_regression(300, 5, noise=20, random_state=0)
+    lce = LearningCurveEstimator(
+        LinearRegression(),
+        train_sizes=[10, 20, 40, 80],
+        n_repeats=3,
+        sampling="random",
+        scoring="r2",
+        random_state=0,
+    ).fit(X, y)
+    assert not is_classifier(lce)
+    assert lce.scores_.shape == (4, 3)
+    with pytest.raises(ValueError, match="needs class labels.*sampling='random'"):
+        LearningCurveEstimator(LinearRegression(), train_sizes=[10, 20, 40]).fit(X, y)
+
+
+def test_unbounded_scores_get_an_unbounded_curve(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(
+        logistic(),
+        train_sizes=[20, 40, 80],
+        n_repeats=2,
+        scoring="neg_log_loss",
+        random_state=0,
+        refit=False,
+    ).fit(X, y)
+    assert np.all(lce.scores_ < 0)
+    assert lce.curve_.score_bounds == (None, None)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(train_sizes=[2, 10, 20]), r"\[2\] samples, fewer than the 4 classes"),
+        (dict(train_sizes=[0.001, 0.2, 0.5]), r"fewer than the 4 classes"),
+        (dict(train_sizes=[0.2, 0.5, 1.5]), r"must lie in \(0, 1\]"),
+        (dict(train_sizes=[10, 20, 100000]), r"\[100000\] samples, but only \d+ are available"),
+        (dict(train_sizes=[]), "non-empty"),
+        (dict(train_sizes=[10, 20]), r"2 distinct size\(s\), \[10, 20\]; a learning curve needs"),
+    ],
+)
+def test_bad_sizes_name_the_problem(digits, params, message):
+    X, y = digits
+    with pytest.raises(ValueError, match=message):
+        LearningCurveEstimator(logistic(), n_repeats=1, **params).fit(X, y)
+
+
+def test_repeated_sizes_are_merged_with_a_warning(digits):
+    X, y = digits
+    with pytest.warns(UserWarning, match="merged"):
+        lce = LearningCurveEstimator(
+            DummyClassifier(), train_sizes=[20, 20, 40, 80], n_repeats=1
+        ).fit(X, y)
+    assert lce.train_sizes_.tolist() == [20, 40, 80]
+
+
+def test_imbalanced_learn_pipeline_with_smote(digits):
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import make_pipeline
+
+    X, y = digits
+    keep = (y != 3) | (np.arange(len(y)) % 4 == 0)  # class 3 is rare
+    pipeline = make_pipeline(SMOTE(k_neighbors=2, random_state=0), logistic())
+    lce = LearningCurveEstimator(
+        pipeline,
+        train_sizes=[40, 80, 160],
+        n_repeats=2,
+        scoring="balanced_accuracy",
+        random_state=0,
+    ).fit(X[keep], y[keep])
+    assert lce.scores_.shape == (3, 2)
+    assert lce.test_score_ > 0.8
+
+
+def test_progress_bar(digits, capsys):
+    X, y = digits
+    LearningCurveEstimator(
+        DummyClassifier(), train_sizes=[20, 30, 40], n_repeats=2, verbose=1, refit=False
+    ).fit(X, y)
+    err = capsys.readouterr().err
+    assert "6/6 fits" in err and "size 40, repeat 2/2" in err and "left" in err
+
+
+def test_clone_and_params_round_trip():
+    lce = LearningCurveEstimator(logistic(), train_sizes=[10, 20], n_repeats=2)
+    cloned = clone(lce)
+    assert cloned.get_params()["estimator__max_iter"] == 500
+    assert cloned.train_sizes == [10, 20]
+
+
+def test_transfer_classifier_computes_each_image_once():
+    from sklearn_vision import TransferImageClassifier, set_feature_cache
+    from sklearn_vision.datasets import load_digits_images
+
+    X, y = load_digits_images(image_size=32, n_class=3, return_X_y=True)
+    X, y = X[:90], y[:90]
+    store = set_feature_cache()
+    clf = TransferImageClassifier(
+        "mobilenet_v2",
+        weights=None,
+        image_size=32,
+        backbone_kwargs={"alpha": 0.35},
+        epochs=2,
+        fine_tune_from=None,
+        early_stopping=False,
+        random_state=0,
+    )
+    lce = LearningCurveEstimator(clf, train_sizes=[15, 30, 60], n_repeats=2, random_state=0).fit(
+        X, y
+    )
+    assert lce.scores_.shape == (3, 2)
+    # One backbone pass per image for the 6 fits, their scoring and the refit:
+    # every other lookup (each fit's subsample and test split, the refit's
+    # 81 training and 9 test images) is a hit.
+    assert store.misses == len(X)
+    assert store.hits + store.misses == 2 * (15 + 30 + 60) + 6 * 9 + 81 + 9
+
+
+def test_scikeras_classifier():
+    scikeras = pytest.importorskip("scikeras.wrappers")
+    import keras
+
+    def build(meta):
+        model = keras.Sequential(
+            [
+                keras.Input((meta["n_features_in_"],)),
+                keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+            ]
+        )
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(0.05))
+        return model
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    X = (X / 16.0).astype("float32")
+    model = scikeras.KerasClassifier(build, epochs=5, verbose=0, random_state=0)
+    lce = LearningCurveEstimator(
+        model, train_sizes=[15, 30, 60, 120], n_repeats=2, random_state=0
+    ).fit(X, y)
+    assert lce.scores_.shape == (4, 2)
+    assert lce.scores_.mean(axis=1)[-1] > 0.8
+    assert lce.predict(X[:5]).shape == (5,)
+
+
+def test_dask_backend_on_a_local_cluster(digits):
+    pytest.importorskip("distributed")
+    import joblib
+    from distributed import Client, LocalCluster
+
+    X, y = digits
+    params = dict(train_sizes=[20, 40, 80], n_repeats=2, random_state=0, refit=False)
+    local = LearningCurveEstimator(logistic(), **params).fit(X, y)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_dask = LearningCurveEstimator(logistic(), n_jobs=-1, **params).fit(X, y)
+    np.testing.assert_array_equal(local.scores_, on_dask.scores_)
