@@ -1,0 +1,308 @@
+"""Displays in scikit-learn's style: ``from_estimator`` builds one, ``plot`` draws it.
+
+matplotlib is imported only when a display is drawn.
+"""
+
+import numpy as np
+from sklearn.utils._optional_dependencies import check_matplotlib_support
+from sklearn.utils.validation import check_is_fitted
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+class LearningCurveExtrapolationDisplay:
+    """Learning curve with its extrapolation: how the score grows with the data.
+
+    Draws the score of every fit at each size (mean and standard deviation),
+    the fitted curve, continued to ``max_samples`` with its interval band, the
+    refitted estimator's score on the held-out split, and, given a
+    ``target``, the target score and the size needed to reach it.
+
+    Build it with :meth:`from_estimator`; attributes are set by :meth:`plot`.
+
+    Parameters
+    ----------
+    train_sizes : ndarray of shape (n_sizes,)
+        Sizes the estimator was fitted at.
+    scores : ndarray of shape (n_sizes, n_repeats)
+        Score of each fit.
+    curve_sizes : ndarray of shape (n_points,)
+        Sizes at which the curve is drawn.
+    curve_scores : ndarray of shape (n_points,)
+        The curve at ``curve_sizes``.
+    curve_lower, curve_upper : ndarray of shape (n_points,) or None
+        Interval band of the curve.
+    n_train : int, default=None
+        Samples used by the refit; with ``test_score``, the held-out point.
+    test_score : float, default=None
+        Score of the refitted estimator on the held-out split.
+    target : float, default=None
+        Target score.
+    samples_needed : float, default=None
+        Size at which the curve reaches ``target`` (inf when it does not).
+    score_name : str, default="Score"
+        Label of the y axis.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    scores_line_ : the ErrorbarContainer of the observed scores
+    curve_line_ : Line2D of the fitted curve
+    band_ : PolyCollection of the interval, or None
+    test_point_ : Line2D of the held-out point, or None
+    target_line_ : Line2D of the target score, or None
+    needed_line_ : Line2D at the size needed, or None (also when it is inf)
+    """
+
+    def __init__(
+        self,
+        *,
+        train_sizes,
+        scores,
+        curve_sizes,
+        curve_scores,
+        curve_lower=None,
+        curve_upper=None,
+        n_train=None,
+        test_score=None,
+        target=None,
+        samples_needed=None,
+        score_name="Score",
+    ):
+        self.train_sizes = train_sizes
+        self.scores = scores
+        self.curve_sizes = curve_sizes
+        self.curve_scores = curve_scores
+        self.curve_lower = curve_lower
+        self.curve_upper = curve_upper
+        self.n_train = n_train
+        self.test_score = test_score
+        self.target = target
+        self.samples_needed = samples_needed
+        self.score_name = score_name
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, *, target=None, max_samples=None, confidence=0.95, ax=None, log_x=True
+    ):
+        """Draw a fitted :class:`LearningCurveEstimator`.
+
+        Parameters
+        ----------
+        estimator : LearningCurveEstimator
+            Fitted.
+        target : float, default=None
+            Draw this target score and the size the curve needs to reach it.
+        max_samples : int, default=None
+            Extrapolate up to this size; by default four times the training
+            data, or past the size needed for ``target``.
+        confidence : float or None, default=0.95
+            Coverage of the band; None draws no band.
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        log_x : bool, default=True
+            Logarithmic size axis.
+
+        Returns
+        -------
+        display : LearningCurveExtrapolationDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        check_is_fitted(estimator, "curve_")
+        needed = None if target is None else float(estimator.samples_needed(target)[0])
+        if max_samples is None:
+            max_samples = 4 * estimator.n_train_
+            if needed is not None and np.isfinite(needed):
+                max_samples = max(max_samples, 1.5 * needed)
+        low = max(1.0, estimator.train_sizes_[0] / 2)
+        sizes = np.geomspace(low, max_samples, 200)
+        lower = upper = None
+        if confidence is not None and hasattr(estimator.curve_, "predict_interval"):
+            lower, upper = estimator.score_interval(sizes, confidence=confidence)
+        scoring = estimator.scoring if isinstance(estimator.scoring, str) else "Score"
+        display = cls(
+            train_sizes=estimator.train_sizes_,
+            scores=estimator.scores_,
+            curve_sizes=sizes,
+            curve_scores=estimator.predict_score(sizes),
+            curve_lower=lower,
+            curve_upper=upper,
+            n_train=estimator.n_train_ if hasattr(estimator, "test_score_") else None,
+            test_score=getattr(estimator, "test_score_", None),
+            target=target,
+            samples_needed=needed,
+            score_name=scoring.replace("_", " ").capitalize(),
+        )
+        return display.plot(ax=ax, log_x=log_x)
+
+    def plot(self, ax=None, *, log_x=True):
+        """Draw the display.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        log_x : bool, default=True
+            Logarithmic size axis.
+
+        Returns
+        -------
+        display : LearningCurveExtrapolationDisplay
+            With the drawn artists as attributes.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        ax = _axes(ax)
+        scores = np.asarray(self.scores, dtype=float)
+        self.scores_line_ = ax.errorbar(
+            self.train_sizes,
+            scores.mean(axis=1),
+            yerr=scores.std(axis=1),
+            fmt="o",
+            capsize=3,
+            label=f"Observed (mean ± sd of {scores.shape[1]})",
+        )
+        (self.curve_line_,) = ax.plot(self.curve_sizes, self.curve_scores, label="Learning curve")
+        self.band_ = None
+        if self.curve_lower is not None:
+            self.band_ = ax.fill_between(
+                self.curve_sizes,
+                self.curve_lower,
+                self.curve_upper,
+                alpha=0.2,
+                color=self.curve_line_.get_color(),
+                label="Interval",
+            )
+        self.test_point_ = None
+        if self.test_score is not None:
+            (self.test_point_,) = ax.plot(
+                [self.n_train], [self.test_score], "D", color="black", label="Refit, held out"
+            )
+        self.target_line_ = self.needed_line_ = None
+        if self.target is not None:
+            self.target_line_ = ax.axhline(
+                self.target, linestyle="--", color="grey", label=f"Target {self.target:g}"
+            )
+            if self.samples_needed is not None and np.isfinite(self.samples_needed):
+                self.needed_line_ = ax.axvline(
+                    self.samples_needed,
+                    linestyle=":",
+                    color="grey",
+                    label=f"Needed: {self.samples_needed:,.0f}",
+                )
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel("Training samples")
+        ax.set_ylabel(self.score_name)
+        ax.legend(loc="lower right")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+class TrainingHistoryDisplay:
+    """Loss and accuracy per epoch of a two-stage fit, stage boundary marked.
+
+    Training and validation curves side by side show over-fitting: the
+    validation loss rising while the training loss falls.
+
+    Parameters
+    ----------
+    history : dict
+        ``{"frozen": {metric: values}, "fine_tune": {metric: values}}``, the
+        ``history_`` of a :class:`TransferImageClassifier`.
+    metrics : tuple of str, default=("loss", "accuracy")
+        One panel per metric; ``val_`` curves are drawn when present.
+
+    Attributes
+    ----------
+    axes_ : ndarray of matplotlib Axes, one per metric
+    figure_ : matplotlib Figure
+    lines_ : dict
+        ``{metric: {"train": Line2D, "validation": Line2D or None}}``.
+    boundary_lines_ : list of Line2D
+        The stage boundary in each panel (empty with a single stage).
+    """
+
+    def __init__(self, *, history, metrics=("loss", "accuracy")):
+        self.history = history
+        self.metrics = metrics
+
+    @classmethod
+    def from_estimator(cls, estimator, *, metrics=("loss", "accuracy"), axes=None):
+        """Draw the training history of a fitted :class:`TransferImageClassifier`.
+
+        Parameters
+        ----------
+        estimator : TransferImageClassifier
+            Fitted; a pipeline or :class:`LearningCurveEstimator` ending in one
+            works too.
+        metrics : tuple of str, default=("loss", "accuracy")
+            One panel per metric.
+        axes : array of matplotlib Axes, default=None
+            One per metric; a new figure by default.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        while not hasattr(estimator, "history_"):
+            if hasattr(estimator, "estimator_"):
+                estimator = estimator.estimator_
+            elif hasattr(estimator, "steps"):
+                estimator = estimator.steps[-1][1]
+            else:
+                raise TypeError(
+                    f"{type(estimator).__name__} has no history_: pass a fitted "
+                    "TransferImageClassifier."
+                )
+        return cls(history=estimator.history_, metrics=metrics).plot(axes=axes)
+
+    def plot(self, axes=None):
+        """Draw the display.
+
+        Parameters
+        ----------
+        axes : array of matplotlib Axes, default=None
+            One per metric; a new figure by default.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+            With the drawn artists as attributes.
+        """
+        check_matplotlib_support(f"{type(self).__name__}.plot")
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, len(self.metrics), figsize=(5 * len(self.metrics), 4))
+        axes = np.atleast_1d(axes)
+        stages = [self.history.get("frozen", {}), self.history.get("fine_tune", {})]
+        n_frozen = len(stages[0].get("loss", []))
+        self.lines_, self.boundary_lines_ = {}, []
+        for ax, metric in zip(axes, self.metrics, strict=True):
+            lines = {}
+            for kind, key in (("train", metric), ("validation", f"val_{metric}")):
+                values = [v for stage in stages for v in stage.get(key, [])]
+                lines[kind] = None
+                if values:
+                    epochs = np.arange(1, len(values) + 1)
+                    (lines[kind],) = ax.plot(epochs, values, marker=".", label=kind.capitalize())
+            self.lines_[metric] = lines
+            if n_frozen and stages[1].get("loss"):
+                self.boundary_lines_.append(
+                    ax.axvline(
+                        n_frozen + 0.5, color="grey", linestyle="--", label="Fine-tuning starts"
+                    )
+                )
+            ax.set_xlabel("Epoch")
+            ax.set_ylabel(metric.replace("_", " ").capitalize())
+            ax.legend()
+        self.axes_, self.figure_ = axes, axes[0].figure
+        return self
