@@ -57,7 +57,11 @@ def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, ba
         )
         .prefetch(tf.data.AUTOTUNE)
     )
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(dataset, epochs=epochs, verbose=0)
     if fine_tune_epochs:
         backbone.trainable = True
@@ -66,7 +70,11 @@ def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, ba
         )
         for i, layer in enumerate(backbone.layers):
             layer.trainable = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
-        model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", ["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-4),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         model.fit(dataset, epochs=fine_tune_epochs, verbose=0)
     return model
 

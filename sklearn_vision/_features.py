@@ -190,6 +190,28 @@ def _leaf_layers(model):
             yield layer
 
 
+def inference(model, dataset):
+    """Return ``model``'s inference-mode output on every batch of ``dataset``.
+
+    ``Model.predict`` traces the model once per batch shape, so a last, smaller
+    batch costs a second trace of the whole backbone; one ``tf.function`` with
+    an unknown batch size traces it once.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        output = model.predict(dataset, verbose=0)
+        release_step_functions(model)
+        return output
+    import tensorflow as tf
+
+    step = tf.function(
+        lambda batch: model(batch, training=False),
+        input_signature=[dataset.element_spec],
+    )
+    return np.concatenate([step(batch).numpy() for batch in dataset])
+
+
 def cached_predict(model, images, *, image_size, preprocessing, batch_size, cache=True):
     """Return ``model``'s output for every image, computing only what the cache lacks.
 
@@ -203,9 +225,7 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
             subset, batch_size=batch_size, image_size=image_size, preprocess=preprocess
         )
         with image_read_errors():
-            output = model.predict(dataset, verbose=0)
-        release_step_functions(model)
-        return output
+            return inference(model, dataset)
 
     if not cache:
         return predict(images)
