@@ -13,16 +13,16 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv, train_test_split
-from sklearn.utils import ClassifierTags, _safe_indexing, check_random_state, resample
+from sklearn.utils import ClassifierTags, _safe_indexing, check_random_state, indexable, resample
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_method_params,
-    check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
@@ -424,8 +424,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         self : LearningCurveEstimator
             The fitted meta-estimator.
         """
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
+        X, y = indexable(X, column_or_1d(y, warn=True))
         classifier = _is_classifier(self.estimator)
         if classifier:
             check_classification_targets(y)
@@ -550,6 +549,18 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         return np.ceil(sizes)
 
     # ------------------------------------------------------------------ delegation
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen by ``estimator_`` during fit."""
+        try:
+            check_is_fitted(self, "estimator_")
+        except NotFittedError as exc:
+            raise AttributeError(
+                f"{type(self).__name__} has no n_features_in_: it has no refitted "
+                "estimator_ (not fitted, or refit=False)."
+            ) from exc
+        return self.estimator_.n_features_in_
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):

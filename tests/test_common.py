@@ -1,8 +1,14 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_vision import BackboneFeatures, PowerLawRegressor, TransferImageClassifier
+from sklearn_vision import (
+    BackboneFeatures,
+    LearningCurveEstimator,
+    PowerLawRegressor,
+    TransferImageClassifier,
+)
 
 # The checks feed 2-D tabular data: the classifier meets them with backbone=None
 # (feature rows, head only), the same estimator code as on images. Early stopping
@@ -14,6 +20,14 @@ ESTIMATORS = [
     ),
     PowerLawRegressor(n_bootstrap=20, score_bounds=(None, None), random_state=0),
     BackboneFeatures(weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, random_state=0),
+    # Fractions large enough for the checks' smallest data sets (10 samples).
+    LearningCurveEstimator(
+        LogisticRegression(),
+        train_sizes=[0.5, 0.75, 1.0],
+        n_repeats=2,
+        test_size=0.25,
+        random_state=0,
+    ),
 ]
 
 # PowerLawRegressor's X is one column of training-set sizes, as
