@@ -7,9 +7,12 @@ preprocessing module, and :func:`build_backbone` imports them when a model is bu
 import importlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.utils._param_validation import Interval
 
 # Parameter constraints of every estimator that builds a backbone.
@@ -155,8 +158,20 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
     constructor = getattr(keras.applications, spec.constructor)
     kwargs = {"include_top": False, "weights": weights, "input_shape": input_shape}
     kwargs.update(backbone_kwargs or {})
+    # Reading a weights file costs about as much as building the network, and
+    # a learning curve builds it for every fit: keep the last files' arrays.
+    identity = _weights_identity(weights)
+    slot = None if identity is None else (spec.constructor, identity, repr(sorted(kwargs.items())))
+    with _PRETRAINED_LOCK:
+        arrays = _PRETRAINED.get(slot)
+        if arrays is not None:
+            _PRETRAINED.move_to_end(slot)
+    if arrays is not None:
+        model = constructor(**{**kwargs, "weights": None})
+        model.set_weights(arrays)
+        return model
     try:
-        return constructor(**kwargs)
+        model = constructor(**kwargs)
     except Exception as exc:
         if weights != "imagenet" or not _looks_like_download_error(exc):
             raise
@@ -166,6 +181,26 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
             "the file Keras asks for in its cache (KERAS_HOME/models, ~/.keras/models "
             "by default)."
         ) from exc
+    if slot is not None:
+        with _PRETRAINED_LOCK:
+            _PRETRAINED[slot] = [np.array(w, copy=True) for w in model.get_weights()]
+            while len(_PRETRAINED) > 2:
+                _PRETRAINED.popitem(last=False)
+    return model
+
+
+_PRETRAINED = OrderedDict()
+_PRETRAINED_LOCK = threading.Lock()
+
+
+def _weights_identity(weights):
+    """What identifies pretrained weights: the name, or a file's path, size and mtime."""
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        return "imagenet"
+    stat = os.stat(weights)
+    return f"{os.path.abspath(weights)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def resolve_image_size(image_size, default, spec=None, name=None):

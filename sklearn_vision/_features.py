@@ -6,12 +6,12 @@ process: each epoch, fold, grid point and learning-curve subsample.
 """
 
 import hashlib
+import json
 import os
 import threading
 from collections import OrderedDict
 from numbers import Integral
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -53,6 +53,8 @@ class FeatureCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._functions = OrderedDict()  # (model key, input spec) -> traced inference
+        self._seen = set()
 
     @property
     def nbytes(self):
@@ -67,6 +69,34 @@ class FeatureCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self._functions.clear()
+
+    def inference_function(self, key, model, input_spec):
+        """Return a traced inference function of what ``key`` fingerprints.
+
+        Tracing a backbone costs about as much as running it on a few hundred
+        small images, and each fit builds its own model. The first time a key
+        needs computing, ``model`` is traced and not kept (the caller may go on
+        to train it); from the second time on, a frozen copy of it is kept,
+        traced once, and serves every later miss of that key. At most two
+        copies are kept.
+        """
+        slot = (key, repr(input_spec))
+        with self._lock:
+            function = self._functions.get(slot)
+            if function is not None:
+                self._functions.move_to_end(slot)
+                return function
+            first_time = slot not in self._seen
+            self._seen.add(slot)
+        if first_time:
+            return _traced_inference(model, input_spec)
+        function = _traced_inference(_frozen_copy(model), input_spec)
+        with self._lock:
+            self._functions[slot] = function
+            while len(self._functions) > 2:
+                self._functions.popitem(last=False)
+        return function
 
     def _path(self, key):
         model, image = key
@@ -169,15 +199,24 @@ def model_key(model, *, image_size, preprocessing):
         (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
         for layer in _leaf_layers(model)
     ]
-    return joblib.hash(
-        (
-            model.get_weights(),
-            architecture,
-            [tuple(t.shape) for t in model.outputs],
-            tuple(image_size),
-            preprocessing,
-        )
+    digest = hashlib.blake2b(digest_size=16)
+    description = (
+        architecture,
+        [tuple(t.shape) for t in model.outputs],
+        tuple(image_size),
+        preprocessing,
     )
+    digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
+    for weights in model.get_weights():
+        digest.update(f"{weights.dtype.str}{weights.shape}".encode())
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+def keras_backend():
+    import keras
+
+    return keras.backend.backend()
 
 
 def _leaf_layers(model):
@@ -190,26 +229,37 @@ def _leaf_layers(model):
             yield layer
 
 
-def inference(model, dataset):
-    """Return ``model``'s inference-mode output on every batch of ``dataset``.
+def _frozen_copy(model):
+    """A copy of ``model`` with its current weights, that no fit will train."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.trainable = False
+    return copy
+
+
+def _traced_inference(model, input_spec):
+    """One ``tf.function`` of ``model`` in inference mode, for any batch size.
 
     ``Model.predict`` traces the model once per batch shape, so a last, smaller
-    batch costs a second trace of the whole backbone; one ``tf.function`` with
-    an unknown batch size traces it once.
+    batch costs a second trace of the whole backbone.
     """
+    import tensorflow as tf
+
+    return tf.function(lambda batch: model(batch, training=False), input_signature=[input_spec])
+
+
+def inference(model, dataset, function=None):
+    """Return ``model``'s inference-mode output on every batch of ``dataset``."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         output = model.predict(dataset, verbose=0)
         release_step_functions(model)
         return output
-    import tensorflow as tf
-
-    step = tf.function(
-        lambda batch: model(batch, training=False),
-        input_signature=[dataset.element_spec],
-    )
-    return np.concatenate([step(batch).numpy() for batch in dataset])
+    function = function or _traced_inference(model, dataset.element_spec)
+    return np.concatenate([function(batch).numpy() for batch in dataset])
 
 
 def cached_predict(model, images, *, image_size, preprocessing, batch_size, cache=True):
@@ -220,12 +270,15 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
     """
     preprocess = preprocess_function(get_spec(preprocessing)) if preprocessing else None
 
-    def predict(subset):
+    def predict(subset, store=None, key=None):
         dataset = make_dataset(
             subset, batch_size=batch_size, image_size=image_size, preprocess=preprocess
         )
+        function = None
+        if store is not None and keras_backend() == "tensorflow":
+            function = store.inference_function(key, model, dataset.element_spec)
         with image_read_errors():
-            return inference(model, dataset)
+            return inference(model, dataset, function)
 
     if not cache:
         return predict(images)
@@ -235,7 +288,7 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
     found = [store.get((key, image)) for image in keys]
     missing = [i for i, value in enumerate(found) if value is None]
     if missing:
-        computed = predict(images[np.asarray(missing)])
+        computed = predict(images[np.asarray(missing)], store, key)
         for i, value in zip(missing, computed, strict=True):
             store.put((key, keys[i]), value)
             found[i] = value

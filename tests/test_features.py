@@ -174,3 +174,43 @@ def test_split_point_crossed_by_a_skip_connection():
     block_start = [layer.name for layer in resnet.layers].index("conv5_block1_1_conv")
     bottom, top = TransferImageClassifier("resnet50")._split_at(resnet, block_start)
     assert bottom.output.shape[1:] == top.input.shape[1:]
+
+
+def test_repeated_misses_reuse_a_frozen_traced_copy(digits, fresh_cache):
+    from sklearn_vision._backbones import build_backbone, get_spec
+    from sklearn_vision._features import cached_predict, feature_model, inference, model_key
+    from sklearn_vision._images import check_images, make_dataset
+
+    X, _ = digits
+    images = check_images(X[:30])
+    backbone = build_backbone(
+        get_spec("mobilenet_v2"),
+        weights=None,
+        image_size=(32, 32),
+        backbone_kwargs={"alpha": 0.35},
+        seed=0,
+    )
+    model = feature_model(backbone, "avg")
+    params = dict(image_size=(32, 32), preprocessing="mobilenet_v2", batch_size=8)
+    reference = cached_predict(model, images, cache=False, **params)
+    first = cached_predict(model, images[np.arange(10)], **params)
+    assert len(fresh_cache._functions) == 0  # the first miss traces the model, keeps nothing
+    second = cached_predict(model, images[np.arange(10, 20)], **params)
+    assert len(fresh_cache._functions) == 1  # a frozen copy from the second miss on
+    np.testing.assert_allclose(np.vstack([first, second]), reference[:20], rtol=1e-4, atol=0)
+
+    # Training the model afterwards (as stage 2 does) leaves the kept copy as it was.
+    key = model_key(model, image_size=(32, 32), preprocessing="mobilenet_v2")
+    dataset = make_dataset(
+        images, batch_size=8, image_size=(32, 32), preprocess=get_spec_preprocess()
+    )
+    kept = fresh_cache.inference_function(key, model, dataset.element_spec)
+    backbone.set_weights([w * 1.5 for w in backbone.get_weights()])
+    np.testing.assert_allclose(inference(model, dataset, kept), reference, rtol=1e-4, atol=0)
+    assert not np.allclose(inference(model, dataset), reference, rtol=0.01, atol=0)
+
+
+def get_spec_preprocess():
+    from sklearn_vision._backbones import get_spec, preprocess_function
+
+    return preprocess_function(get_spec("mobilenet_v2"))

@@ -419,3 +419,23 @@ def test_real_pretrained_weights_transfer(digits, mobilenet_v2_weights):
     random_score = random_.fit(X_train, y_train).score(X_test, y_test)
     assert real_score > 0.7
     assert real_score > random_score + 0.3
+
+
+def test_weights_file_is_read_once_and_its_arrays_stay_intact(tmp_path):
+    from sklearn_vision import _backbones
+
+    spec = get_spec("mobilenet_v2")
+    params = dict(image_size=(32, 32), backbone_kwargs={"alpha": 0.35}, seed=0)
+    path = tmp_path / "backbone.weights.h5"
+    build_backbone(spec, weights=None, **params).save_weights(path)
+    first = build_backbone(spec, weights=str(path), **params)
+    original = [w.copy() for w in first.get_weights()]
+    first.set_weights([w + 1.0 for w in original])  # as training would
+    second = build_backbone(spec, weights=str(path), **params)
+    assert any(str(path) in slot[1] for slot in _backbones._PRETRAINED)
+    for got, want in zip(second.get_weights(), original, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # Another file at the same path (new size or mtime) is read again.
+    build_backbone(spec, weights=None, **{**params, "seed": 1}).save_weights(path)
+    third = build_backbone(spec, weights=str(path), **params)
+    assert not all(np.array_equal(a, b) for a, b in zip(third.get_weights(), original, strict=True))
