@@ -271,9 +271,9 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> from sklearn_vision import LearningCurveEstimator
     >>> X, y = load_digits(return_X_y=True)
     >>> lce = LearningCurveEstimator(
-    ...     LogisticRegression(max_iter=2000), train_sizes=[50, 100, 200, 400],
-    ...     n_repeats=3, random_state=0,
-    ... ).fit(X, y)
+    ...     LogisticRegression(), train_sizes=[50, 100, 200, 400], n_repeats=3,
+    ...     random_state=0,
+    ... ).fit(X / 16, y)
     >>> lce.scores_.shape
     (4, 3)
     >>> bool(lce.predict_score(1600)[0] > lce.scores_[-1].mean())

@@ -26,6 +26,7 @@ ESTIMATORS = [
         train_sizes=[0.5, 0.75, 1.0],
         n_repeats=2,
         test_size=0.25,
+        curve=PowerLawRegressor(model="pow3", n_bootstrap=20),
         random_state=0,
     ),
 ]
