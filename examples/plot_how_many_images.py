@@ -61,7 +61,7 @@ plt.show()
 # scratch on the digits as 32x32 images, stopped early on a validation split.
 images, labels = load_digits_images(image_size=32, return_X_y=True)
 convnet = TransferImageClassifier(
-    "small_cnn", weights=None, epochs=20, learning_rate=3e-3, random_state=0
+    "small_cnn", weights=None, image_size=32, epochs=20, learning_rate=3e-3, random_state=0
 ).fit(images[:1000], labels[:1000])
 TrainingHistoryDisplay.from_estimator(convnet)
 plt.show()

@@ -19,7 +19,7 @@ X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, stratify=y, random_state=0
 )
 clf = TransferImageClassifier(
-    "small_cnn", weights=None, epochs=30, learning_rate=3e-3, random_state=0
+    "small_cnn", weights=None, image_size=32, epochs=30, learning_rate=3e-3, random_state=0
 )
 start = time.perf_counter()
 clf.fit(X_train, y_train)
