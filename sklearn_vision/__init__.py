@@ -2,7 +2,7 @@
 
 from ._backbones import BACKBONES
 from ._features import BackboneFeatures, FeatureCache, get_feature_cache, set_feature_cache
-from ._images import read_image
+from ._images import load_image_folder, read_image
 from ._learning_curve import LearningCurveEstimator
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import PowerLawRegressor
@@ -21,6 +21,7 @@ __all__ = [
     "TransferImageClassifier",
     "__version__",
     "get_feature_cache",
+    "load_image_folder",
     "read_image",
     "set_feature_cache",
 ]

@@ -128,22 +128,81 @@ def read_image(path, size=None):
     """Decode one image file to an RGB uint8 array, optionally resized to ``(h, w)``.
 
     EXIF orientation is applied; grayscale, palette, CMYK and alpha images are
-    converted to RGB. Raises ``OSError`` naming the file when it cannot be read.
-    """
-    from PIL import Image, ImageOps
+    converted to RGB (alpha dropped). A JPEG much larger than ``size`` is decoded
+    at a reduced scale first (libjpeg's DCT scaling), then resized bilinearly.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The image file. Any format Pillow reads: JPEG, PNG, BMP, GIF, TIFF, WebP...
+    size : tuple of int (height, width), default=None
+        Resize to this size; None keeps the file's size.
+
+    Returns
+    -------
+    image : ndarray of shape (height, width, 3), dtype uint8
+
+    Raises
+    ------
+    OSError
+        Naming the file and the reason in words (empty file, not an image,
+        truncated file...) when it cannot be decoded.
+    """
     path = os.fspath(path)
     try:
-        if os.path.getsize(path) == 0:
-            raise OSError("empty file")
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            image = image.convert("RGB")
-            if size is not None and image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise OSError(f"Cannot read image file {path!r}: {exc}") from exc
+        return _decode(path, size)
+    except Exception as exc:
+        reason = _failure_reason(exc)
+        if reason is None:
+            raise
+        raise OSError(f"Cannot read image file {path!r}: {reason}") from exc
+
+
+class _EmptyFile(OSError):
+    pass
+
+
+def _decode(path, size, *, check_only=False):
+    from PIL import Image, ImageOps
+
+    if os.path.getsize(path) == 0:
+        raise _EmptyFile
+    with Image.open(path) as image:
+        if check_only:
+            # A small draft still reads every byte, so truncation is caught, faster.
+            image.draft("RGB", (8, 8))
+            image.load()
+            return None
+        if size is not None:
+            # draft only ever shrinks to a scale still >= the requested size.
+            image.draft("RGB", (max(size), max(size)))
+        image = ImageOps.exif_transpose(image)
+        image = image.convert("RGB")
+        if size is not None and image.size != (size[1], size[0]):
+            image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _failure_reason(exc):
+    """Why an image file could not be decoded, in words; None for a bug of ours."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(exc, _EmptyFile):
+        return "empty file"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image (cannot identify image file)"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"too large to decode safely ({exc})"
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+        return exc.strerror.lower() if exc.strerror else type(exc).__name__
+    message = str(exc)
+    if isinstance(exc, OSError) and "truncated" in message.lower():
+        return f"truncated file ({message})"
+    if isinstance(exc, OSError) and ("decoder" in message or "not supported" in message):
+        return f"unsupported format ({message})"
+    if isinstance(exc, (OSError, ValueError, SyntaxError, EOFError)):
+        return f"corrupt image ({message or type(exc).__name__})"
+    return None
 
 
 _READ_ERROR = re.compile(r"Cannot read image file .*")
@@ -229,3 +288,223 @@ def make_dataset(
 
         dataset = dataset.map(prepare, num_parallel_calls=autotune)
     return dataset.prefetch(autotune)
+
+
+def load_image_folder(
+    path, *, image_size=None, classes=None, extensions=None, n_jobs=None, verbose=0
+):
+    """Load a folder of images sorted into one subfolder per class.
+
+    The layout is ``path/<class>/<image>`` (images in nested folders below a
+    class folder count for that class); give ``path/train`` for a folder split
+    into ``train/<class>`` and ``test/<class>``. Every file is decoded once to
+    check it: empty files, files that are not images, truncated downloads and
+    formats Pillow cannot decode are left out and listed in ``skipped`` with the
+    reason, instead of stopping the load at the first one. Nothing under
+    ``path`` is ever written, moved or deleted.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding one subfolder per class.
+    image_size : int or tuple of int (height, width), default=None
+        Also decode every image to this size and return them as ``images``.
+        None returns the file names only (each file is still decoded to check
+        it), the input the classifier and :class:`BackboneFeatures` stream from.
+    classes : list of str, default=None
+        The class subfolders to load, in this order (their index is the
+        target). None loads every subfolder whose name does not start with a
+        dot, in sorted order.
+    extensions : list of str, default=None
+        Only consider files with these extensions (``[".jpg", ".png"]``, any
+        case); others are skipped as such. None tries every file: whether it is
+        an image is decided by its content, not its name.
+    n_jobs : int, default=None
+        Threads decoding the files. ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all processors.
+    verbose : int, default=0
+        Above 0, a progress bar on stderr and a summary of the skipped files.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        - ``filenames``, ndarray of shape (n_samples,): the paths of the images;
+        - ``target``, ndarray of shape (n_samples,): class indices;
+        - ``target_names``, list of str: the class names, ``target_names[target]``;
+        - ``skipped``, list of ``(path, reason)``: every file not used, and why;
+        - ``images``, ndarray of shape (n_samples, height, width, 3), uint8: the
+          decoded, resized images (RGB, EXIF orientation applied), only with
+          ``image_size``;
+        - ``DESCR``: what was loaded, in words.
+
+    See Also
+    --------
+    read_image : Decode one image file.
+    sklearn.datasets.load_files : The same layout for text files.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from PIL import Image
+    >>> from sklearn_vision import load_image_folder
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ["cats", "dogs"]:
+    ...     (root / name).mkdir()
+    ...     Image.new("RGB", (40, 30), "white").save(root / name / "a.jpg")
+    >>> (root / "dogs" / "empty.jpg").touch()
+    >>> data = load_image_folder(root, image_size=16)
+    >>> data.target_names, data.target, data.images.shape
+    (['cats', 'dogs'], array([0, 1]), (2, 16, 16, 3))
+    >>> [(pathlib.Path(p).name, reason) for p, reason in data.skipped]
+    [('empty.jpg', 'empty file')]
+    """
+    from joblib import Parallel, delayed
+    from sklearn.utils import Bunch, gen_even_slices
+
+    from ._progress import ProgressBar
+
+    root = os.fspath(path)
+    size = _as_size(image_size)
+    class_names = _class_folders(root, classes)
+    files, labels, skipped = _list_files(root, class_names, extensions)
+
+    n_chunks = max(1, min(len(files) // 32, 4 * os.cpu_count()))
+    chunks = [files[part] for part in gen_even_slices(len(files), n_chunks)]
+    progress = ProgressBar(len(files), verbose > 0, unit="files")
+    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_check_files)(chunk, size) for chunk in chunks
+    )
+    keep, images, reasons = [], [], {}
+    for chunk, outcomes in zip(chunks, results, strict=True):
+        for file, (image, reason) in zip(chunk, outcomes, strict=True):
+            if reason is None:
+                keep.append(True)
+                images.append(image)
+            else:
+                keep.append(False)
+                reasons[file] = reason
+        progress.update(len(chunk), detail=f"{len(reasons)} skipped")
+    keep = np.asarray(keep, dtype=bool)
+    skipped = sorted(skipped + list(reasons.items()))
+
+    filenames = np.asarray(files, dtype=object)[keep]
+    labels = np.asarray(labels, dtype=int)[keep]
+    if len(filenames) == 0:
+        raise ValueError(
+            f"No readable image in {root!r}: "
+            + (
+                f"all {len(skipped)} files skipped ({_summary(skipped)})."
+                if skipped
+                else "the class folders are empty."
+            )
+        )
+    present = np.unique(labels)
+    if len(present) < len(class_names):
+        empty = [name for index, name in enumerate(class_names) if index not in present]
+        warnings.warn(
+            f"Class folders with no readable image, left out: {empty}.", UserWarning, stacklevel=2
+        )
+        labels = np.searchsorted(present, labels)
+        class_names = [class_names[index] for index in present]
+
+    data = Bunch(
+        filenames=filenames,
+        target=labels,
+        target_names=class_names,
+        skipped=skipped,
+        DESCR=f"{len(filenames)} images of {len(class_names)} classes from {root!r}; "
+        f"{len(skipped)} files skipped.",
+    )
+    if size is not None:
+        data.images = np.stack(images)
+    if verbose > 0:
+        _report_skipped(data)
+    return data
+
+
+def _as_size(image_size):
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+        raise ValueError(
+            f"image_size must be a positive int or a (height, width) pair; got {image_size!r}."
+        )
+    return tuple(int(s) for s in size)
+
+
+def _class_folders(root, classes):
+    if not os.path.isdir(root):
+        if not os.path.exists(root):
+            raise FileNotFoundError(f"No such folder: {root!r}.")
+        raise NotADirectoryError(f"Expected a folder of class subfolders; {root!r} is a file.")
+    found = sorted(
+        entry.name
+        for entry in os.scandir(root)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if classes is None:
+        if not found:
+            raise ValueError(
+                f"No class subfolders in {root!r}: expected the layout path/<class>/<image>."
+            )
+        return found
+    classes = [os.fspath(name) for name in classes]
+    missing = [name for name in classes if not os.path.isdir(os.path.join(root, name))]
+    if missing:
+        raise ValueError(f"Class folders {missing} not found in {root!r}; it holds {found}.")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes lists a folder twice: {classes}.")
+    return classes
+
+
+def _list_files(root, class_names, extensions):
+    """Candidate files with their class index, and the files skipped by name."""
+    if extensions is not None:
+        extensions = {("." + e.lstrip(".")).lower() for e in extensions}
+    files, labels, skipped = [], [], []
+    for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
+        if entry.is_file():
+            skipped.append((entry.path, "not in a class folder"))
+    for index, name in enumerate(class_names):
+        for folder, subfolders, names in os.walk(os.path.join(root, name)):
+            subfolders.sort()
+            for file_name in sorted(names):
+                file = os.path.join(folder, file_name)
+                if extensions is not None and os.path.splitext(file)[1].lower() not in extensions:
+                    skipped.append((file, f"extension not in {sorted(extensions)}"))
+                else:
+                    files.append(file)
+                    labels.append(index)
+    return files, labels, skipped
+
+
+def _check_files(files, size):
+    """``(image or None, reason or None)`` for each file; decoding checks it."""
+    outcomes = []
+    for file in files:
+        try:
+            outcomes.append((_decode(file, size, check_only=size is None), None))
+        except Exception as exc:
+            reason = _failure_reason(exc)
+            if reason is None:
+                raise
+            outcomes.append((None, reason))
+    return outcomes
+
+
+def _summary(skipped):
+    """'2 not an image, 1 empty file': the reasons counted, details dropped."""
+    from collections import Counter
+
+    counts = Counter(reason.split(" (")[0] for _, reason in skipped)
+    return ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
+
+
+def _report_skipped(data):
+    import sys
+
+    summary = f" Skipped: {_summary(data.skipped)}." if data.skipped else ""
+    sys.stderr.write(f"{data.DESCR}{summary}\n")

@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 )
 
 from ._power_law import PowerLawRegressor
+from ._progress import ProgressBar
 
 
 def balanced_subsample(y, n_samples, random_state=None):
@@ -135,30 +136,6 @@ def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
     del estimator
     gc.collect()
     return float(score), fit_time
-
-
-class _Progress:
-    """A one-line progress bar on stderr: fits done, current size and repeat, times."""
-
-    def __init__(self, n_total, enabled):
-        self.n_total, self.enabled = n_total, enabled
-        self.done, self.start = 0, time.perf_counter()
-
-    def update(self, size, repeat, n_repeats):
-        self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        remaining = elapsed / self.done * (self.n_total - self.done)
-        filled = int(20 * self.done / self.n_total)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.n_total} fits "
-            f"| size {size}, repeat {repeat + 1}/{n_repeats} "
-            f"| {elapsed:.0f}s elapsed, ~{remaining:.0f}s left"
-        )
-        if self.done == self.n_total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def _is_classifier(estimator):
@@ -450,7 +427,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         ]
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
-        progress = _Progress(len(jobs), self.verbose > 0)
+        progress = ProgressBar(len(jobs), self.verbose > 0, unit="fits")
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_and_score)(
                 self._clone_estimator(seed), X, y, subsample, test, scorer, fit_params
@@ -460,7 +437,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         outcomes = []
         for (size, repeat, _, _), outcome in zip(jobs, results, strict=True):
             outcomes.append(outcome)
-            progress.update(size, repeat, self.n_repeats)
+            progress.update(detail=f"size {size}, repeat {repeat + 1}/{self.n_repeats}")
         shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
         self.scores_ = np.array([score for score, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds in outcomes]).reshape(shape)

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from sklearn_vision import read_image
+from sklearn_vision import load_image_folder, read_image
 from sklearn_vision._images import check_images
 
 
@@ -65,3 +67,118 @@ def test_read_image_names_bad_files(tmp_path, content, reason):
     with pytest.raises(OSError, match=f"(?i)Cannot read image file '{path}'.*{reason}"):
         read_image(path)
     assert path.read_bytes() == content  # never modified
+
+
+def _snapshot(root):
+    """Every path under root with its bytes and modification time."""
+    return {
+        path: (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+        for path in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """A folder as they come: good images in many modes, and bad files of each kind."""
+    root = tmp_path / "photos"
+    for name in ["birds", "cats", "dogs", ".ipynb_checkpoints"]:
+        (root / name).mkdir(parents=True)
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(root / "cats" / "red.jpg")
+    Image.new("L", (30, 30), 90).save(root / "cats" / "gray.jpg")
+    Image.new("CMYK", (30, 30), (0, 255, 255, 0)).save(root / "cats" / "cmyk.jpg")
+    Image.new("RGBA", (20, 30), (0, 0, 255, 0)).save(root / "dogs" / "alpha.png")
+    (root / "dogs" / "puppies").mkdir()
+    Image.new("P", (30, 20), 2).save(root / "dogs" / "puppies" / "palette.gif")
+    Image.new("RGB", (30, 30), (0, 255, 0)).save(root / "birds" / "green.bmp")
+    Image.new("RGB", (30, 30)).save(root / ".ipynb_checkpoints" / "copy.png")
+    (root / "cats" / "empty.jpg").touch()
+    (root / "cats" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
+    (root / "dogs" / "notes.txt").write_text("the power cut")
+    truncated = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(truncated).save(root / "birds" / "download.jpg", quality=95)
+    data = (root / "birds" / "download.jpg").read_bytes()
+    (root / "birds" / "download.jpg").write_bytes(data[: len(data) // 2])
+    (root / "README.md").write_text("photos by class")
+    return root
+
+
+def test_load_image_folder_survives_bad_files(messy_folder):
+    root = messy_folder
+    before = _snapshot(root)
+    data = load_image_folder(root, image_size=(12, 16))
+    assert _snapshot(root) == before  # nothing written, moved or deleted
+
+    assert data.target_names == ["birds", "cats", "dogs"]
+    names = [Path(path).relative_to(root).as_posix() for path in data.filenames]
+    assert names == [
+        "birds/green.bmp",
+        "cats/cmyk.jpg",
+        "cats/gray.jpg",
+        "cats/red.jpg",
+        "dogs/alpha.png",
+        "dogs/puppies/palette.gif",
+    ]
+    np.testing.assert_array_equal(data.target, [0, 1, 1, 1, 2, 2])
+    skipped = {Path(path).relative_to(root).as_posix(): reason for path, reason in data.skipped}
+    assert set(skipped) == {
+        "README.md", "birds/download.jpg", "cats/Thumbs.db", "cats/empty.jpg", "dogs/notes.txt"
+    }  # fmt: skip
+    assert skipped["README.md"] == "not in a class folder"
+    assert skipped["cats/empty.jpg"] == "empty file"
+    assert skipped["cats/Thumbs.db"].startswith("not an image")
+    assert skipped["dogs/notes.txt"].startswith("not an image")
+    assert skipped["birds/download.jpg"].startswith("truncated file")
+
+    assert data.images.shape == (6, 12, 16, 3) and data.images.dtype == np.uint8
+    green, cmyk, gray, red, alpha = data.images[:5, 6, 8]
+    np.testing.assert_array_equal(green, [0, 255, 0])
+    assert cmyk[0] > 200 and cmyk[1] < 60  # CMYK converted to RGB
+    assert gray[0] == gray[1] == gray[2] == 90
+    np.testing.assert_array_equal(red[1:], [0, 0])
+    np.testing.assert_array_equal(alpha, [0, 0, 255])  # alpha dropped, colour kept
+    for path, image in zip(data.filenames, data.images, strict=True):
+        np.testing.assert_array_equal(read_image(path, (12, 16)), image)
+
+
+def test_load_image_folder_without_size_returns_paths(messy_folder):
+    data = load_image_folder(messy_folder)
+    assert "images" not in data and len(data.filenames) == 6 and len(data.skipped) == 5
+    parallel = load_image_folder(messy_folder, n_jobs=2)
+    np.testing.assert_array_equal(parallel.filenames, data.filenames)
+    assert parallel.skipped == data.skipped
+
+
+def test_load_image_folder_classes_and_extensions(messy_folder):
+    data = load_image_folder(messy_folder, classes=["dogs", "cats"], extensions=["JPG", ".png"])
+    assert data.target_names == ["dogs", "cats"]
+    names = [Path(path).name for path in data.filenames]
+    assert names == ["alpha.png", "cmyk.jpg", "gray.jpg", "red.jpg"]
+    np.testing.assert_array_equal(data.target, [0, 1, 1, 1])
+    reasons = dict(data.skipped)
+    assert reasons[str(messy_folder / "dogs" / "puppies" / "palette.gif")].startswith("extension")
+    with pytest.raises(ValueError, match=r"Class folders \['fish'\] not found.*'birds'"):
+        load_image_folder(messy_folder, classes=["fish", "cats"])
+
+
+def test_load_image_folder_bad_folders(tmp_path, messy_folder):
+    with pytest.raises(FileNotFoundError, match="No such folder"):
+        load_image_folder(tmp_path / "missing")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        load_image_folder(messy_folder / "README.md")
+    with pytest.raises(ValueError, match="No class subfolders"):
+        load_image_folder(messy_folder / "cats")
+    with pytest.raises(ValueError, match=r"No readable image.*9 files skipped \(6 extension.*, 2 not an image"):
+        load_image_folder(messy_folder, classes=["cats", "dogs"], extensions=[".db", ".txt"])
+    with pytest.raises(ValueError, match="image_size"):
+        load_image_folder(messy_folder, image_size=(0, 3))
+    with pytest.warns(UserWarning, match=r"no readable image, left out: \['birds'\]"):
+        data = load_image_folder(messy_folder, extensions=[".jpg", ".png"])
+    assert data.target_names == ["cats", "dogs"]
+    np.testing.assert_array_equal(data.target, [0, 0, 0, 1])
+
+
+def test_load_image_folder_progress(messy_folder, capsys):
+    load_image_folder(messy_folder, verbose=1)
+    err = capsys.readouterr().err
+    assert "10/10 files" in err
+    assert "6 images of 3 classes" in err and "1 empty file" in err and "2 not an image" in err
