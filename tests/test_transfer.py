@@ -340,6 +340,24 @@ def test_unreadable_file_is_named(image_files):
         clf.predict(paths)
 
 
+@pytest.mark.parametrize("sampler", ["RandomOverSampler", "RandomUnderSampler"])
+def test_imbalanced_learn_samplers_on_file_paths(image_files, sampler):
+    import imblearn
+    from imblearn.pipeline import make_pipeline
+
+    paths, _, y = image_files
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:6], np.flatnonzero(y == 2)[:3]]
+    column, y = paths[keep].reshape(-1, 1), y[keep]  # samplers take 2-D X: a column of paths
+    sampler = getattr(imblearn.over_sampling, sampler, None) or getattr(
+        imblearn.under_sampling, sampler
+    )
+    pipeline = make_pipeline(sampler(random_state=0), small_cnn(epochs=1)).fit(column, y)
+    resampled = sampler(random_state=0).fit_resample(column, y)
+    assert len(set(np.bincount(resampled[1]))) == 1  # balanced
+    direct = small_cnn(epochs=1).fit(*resampled)
+    np.testing.assert_allclose(pipeline.predict_proba(column), direct.predict_proba(column))
+
+
 def test_model_selection_tools(digits):
     X, y = digits
     X, y = X[:90], y[:90]
