@@ -1,0 +1,481 @@
+"""The command line: ``sklearn-vision`` and ``python -m sklearn_vision``.
+
+``sample-size`` answers "how many images do we need?" for a folder of class
+subfolders (or the bundled digits); ``train`` fits a classifier on a folder and
+saves it; ``predict`` labels image files with a saved classifier.
+
+Exit status: 0 on success, 1 when the job fails (unreadable data, weights that
+cannot be had, a file that cannot be written), 2 on a usage error.
+"""
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__
+
+# The small convnet learns from scratch: on the bundled digits, more epochs,
+# smaller batches and a higher learning rate than a pretrained head needs.
+_FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
+
+
+class CommandError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def main(argv=None):
+    """Run the command line with ``argv`` (``sys.argv[1:]`` by default); return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's Python warnings (retracing notices) are for developers.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        return args.run(args)
+    except (CommandError, OSError, ValueError) as exc:
+        print(f"sklearn-vision {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"sklearn-vision {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="sklearn-vision",
+        description="Keras transfer learning for images, and how many images you need.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sample_size = commands.add_parser(
+        "sample-size",
+        help="learning curve of a folder of class subfolders: how many images a target needs",
+        description="Train on class-balanced subsamples of growing size, repeated, score "
+        "each on a held-out split, fit a learning curve and extrapolate it: the score with "
+        "more images, and how many images the target needs. Without FOLDER, runs on "
+        "scikit-learn's bundled digits with a small convnet trained from scratch (no "
+        "download).",
+    )
+    sample_size.add_argument(
+        "folder", nargs="?", metavar="FOLDER", help="folder of class subfolders of images"
+    )
+    sample_size.add_argument("--target", type=_fraction, default=0.95, help="target accuracy")
+    _model_arguments(sample_size)
+    sample_size.add_argument(
+        "--train-sizes",
+        type=_sizes,
+        default=(0.05, 0.1, 0.25, 0.5),
+        metavar="S1,S2,...",
+        help="subsample sizes: fractions of the training data or image counts "
+        "(default: 0.05,0.1,0.25,0.5)",
+    )
+    sample_size.add_argument("--repeats", type=_positive_int, default=5, help="fits per size")
+    sample_size.add_argument(
+        "--test-size", type=_fraction, default=0.1, help="held-out fraction (default: 0.1)"
+    )
+    sample_size.add_argument("--plot", metavar="PNG", help="write the learning-curve plot here")
+    sample_size.add_argument("--json", metavar="FILE", help="write a JSON record here")
+    sample_size.add_argument(
+        "--n-jobs", type=int, default=None, help="fits in parallel (joblib; -1: all cores)"
+    )
+    sample_size.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sample_size.set_defaults(run=_sample_size)
+
+    train = commands.add_parser(
+        "train",
+        help="fit a classifier on a folder of class subfolders and save it",
+        description="Fit a TransferImageClassifier on every readable image of FOLDER "
+        "(one subfolder per class) and save it with joblib.",
+    )
+    train.add_argument("folder", metavar="FOLDER", help="folder of class subfolders of images")
+    train.add_argument("--out", required=True, metavar="FILE", help="where to save the model")
+    _model_arguments(train)
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(run=_train)
+
+    predict = commands.add_parser(
+        "predict",
+        help="label image files with a saved classifier",
+        description="Print the predicted label and its probability for each file.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model saved by `train`")
+    predict.add_argument("files", nargs="+", metavar="FILE", help="image files")
+    predict.add_argument("--csv", action="store_true", help="CSV (file,label,probability)")
+    predict.set_defaults(run=_predict)
+    return parser
+
+
+def _model_arguments(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--backbone",
+        help="keras.applications backbone or small_cnn (default: mobilenet_v2; "
+        "small_cnn on the bundled data)",
+    )
+    group.add_argument(
+        "--weights",
+        help="imagenet, none, or a weights file (default: imagenet; none for small_cnn)",
+    )
+    group.add_argument("--image-size", type=_positive_int, help="input size in pixels")
+    group.add_argument(
+        "--epochs", type=_positive_int, help="frozen-stage epochs (default: 10; 30 from scratch)"
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=float,
+        help="frozen-stage learning rate (default: 1e-3; 3e-3 from scratch)",
+    )
+    group.add_argument(
+        "--fine-tune",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="second stage: fine-tune the backbone's top blocks (default: on)",
+    )
+    group.add_argument(
+        "--fine-tune-epochs", type=_positive_int, default=20, help="fine-tuning epochs"
+    )
+    group.add_argument("--batch-size", type=_positive_int, help="default: 32; 16 from scratch")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _sizes(text):
+    try:
+        sizes = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions or counts, got {text!r}"
+        ) from None
+    if any(size <= 0 or (size > 1 and not size.is_integer()) for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"sizes are fractions in (0, 1] or whole image counts, got {text!r}"
+        )
+    return tuple(int(size) if size > 1 else size for size in sizes)
+
+
+# ---------------------------------------------------------------- data and model
+
+
+def _load(args):
+    """Images (arrays or file names), string labels and a description of the data."""
+    if args.folder is None:
+        from .datasets import load_digits_images
+
+        data = load_digits_images(image_size=args.image_size or 32)
+        labels = data.target_names[data.target].astype(str)
+        height, width = data.images.shape[1:3]
+        description = (
+            f"scikit-learn's handwritten digits (bundled, no download): {len(labels)} "
+            f"images of {len(data.target_names)} classes at {height}x{width} pixels"
+        )
+        return data.images, labels, description, []
+
+    from ._images import load_image_folder
+
+    data = load_image_folder(args.folder, n_jobs=-1, verbose=int(not args.quiet))
+    labels = np.asarray(data.target_names, dtype=object)[data.target]
+    counts = ", ".join(
+        f"{name} {count}"
+        for name, count in zip(data.target_names, np.bincount(data.target), strict=True)
+    )
+    description = (
+        f"{args.folder}: {len(labels)} images of {len(data.target_names)} classes ({counts})"
+    )
+    for path, reason in data.skipped[:10]:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    if len(data.skipped) > 10:
+        print(f"  ... and {len(data.skipped) - 10} more skipped files", file=sys.stderr)
+    return data.filenames, labels, description, data.skipped
+
+
+def _classifier(args, labels, smallest_fit=None):
+    """The TransferImageClassifier the options describe, its weights checked up front."""
+    from ._backbones import get_spec
+    from ._transfer import TransferImageClassifier
+
+    bundled = getattr(args, "folder", "") is None
+    backbone = args.backbone or ("small_cnn" if bundled else "mobilenet_v2")
+    spec = get_spec(backbone)
+    weights = args.weights or ("imagenet" if spec.pretrained else "none")
+    weights = None if weights.lower() == "none" else weights
+    if weights not in (None, "imagenet") and not os.path.isfile(weights):
+        raise CommandError(f"--weights {weights}: no such file (use imagenet, none or a path)")
+    image_size = args.image_size or (32 if bundled else None)
+    defaults = (
+        _FROM_SCRATCH
+        if weights is None
+        else {"epochs": 10, "batch_size": 32, "learning_rate": 1e-3}
+    )
+    n_classes = len(np.unique(labels))
+    # Early stopping holds out a stratified 10%: it needs an image of every
+    # class in it, and in the rest, for the smallest fit.
+    smallest = smallest_fit or len(labels)
+    early_stopping = not bundled and math.ceil(0.1 * smallest) >= n_classes
+    clf = TransferImageClassifier(
+        backbone,
+        weights=weights,
+        image_size=image_size,
+        epochs=args.epochs or defaults["epochs"],
+        learning_rate=args.learning_rate or defaults["learning_rate"],
+        fine_tune_from="auto" if args.fine_tune else None,
+        fine_tune_epochs=args.fine_tune_epochs,
+        batch_size=args.batch_size or defaults["batch_size"],
+        early_stopping=early_stopping,
+        random_state=args.seed,
+    )
+    if weights is not None:
+        _check_weights(clf)
+    return clf
+
+
+def _check_weights(clf):
+    """Build the backbone once: a missing weights file fails now, not after an hour."""
+    from ._backbones import build_backbone, get_spec
+
+    spec = get_spec(clf.backbone)
+    size = clf.image_size or spec.default_size
+    try:
+        build_backbone(
+            spec, weights=clf.weights, image_size=(size, size), backbone_kwargs=None, seed=0
+        )
+    except OSError as exc:
+        raise CommandError(
+            f"{exc} On the command line: --weights none trains from random weights, "
+            "--weights PATH reads a weights file."
+        ) from None
+
+
+def _describe(clf):
+    stages = "frozen backbone, then fine-tuning" if clf.fine_tune_from else "frozen backbone"
+    if clf.weights is None:
+        stages = "trained from scratch" if clf.backbone == "small_cnn" else "random weights"
+    weights = {None: "no pretrained weights", "imagenet": "ImageNet weights"}.get(
+        clf.weights, f"weights from {clf.weights}"
+    )
+    return (
+        f"TransferImageClassifier({clf.backbone!r}), {weights}, {stages}; "
+        f"{clf.epochs} epochs"
+        + (f" + {clf.fine_tune_epochs} fine-tuning" if clf.fine_tune_from and clf.weights else "")
+        + (", early stopping" if clf.early_stopping else "")
+    )
+
+
+# ---------------------------------------------------------------- sample-size
+
+
+def _sample_size(args):
+    from ._learning_curve import LearningCurveEstimator
+
+    if args.plot:
+        _require_matplotlib()
+    X, labels, description, skipped = _load(args)
+    n_train = len(labels) - math.ceil(args.test_size * len(labels))
+    smallest = min(
+        size if isinstance(size, int) else max(1, int(size * n_train)) for size in args.train_sizes
+    )
+    clf = _classifier(args, labels, smallest_fit=smallest)
+    print(f"Data:  {description}")
+    print(f"Model: {_describe(clf)}")
+    lce = LearningCurveEstimator(
+        clf,
+        train_sizes=args.train_sizes,
+        n_repeats=args.repeats,
+        test_size=args.test_size,
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
+        verbose=int(not args.quiet),
+    )
+    start = time.perf_counter()
+    lce.fit(X, labels)
+    seconds = time.perf_counter() - start
+    n_test = len(labels) - lce.n_train_
+    print(
+        f"Learning curve: {len(lce.train_sizes_)} sizes x {args.repeats} repeats, "
+        f"accuracy on {n_test} held-out images; {seconds:.0f} s\n"
+    )
+    record = _report(lce, args.target)
+    if args.plot:
+        _plot(lce, args.target, args.plot)
+        print(f"\nPlot written to {args.plot}")
+    if args.json:
+        record.update(
+            data=description,
+            model=_describe(clf),
+            parameters={k: v for k, v in clf.get_params().items() if _is_json(v)},
+            skipped=[{"path": path, "reason": reason} for path, reason in skipped],
+            seconds=seconds,
+        )
+        with open(args.json, "w") as file:
+            json.dump(record, file, indent=2)
+        print(f"Record written to {args.json}")
+    return 0
+
+
+def _report(lce, target):
+    """Print the table and the answers; return them as a JSON-ready dict."""
+    sizes = lce.train_sizes_
+    low, high = lce.score_interval(sizes)
+    fitted = lce.predict_score(sizes)
+    print(f"{'images':>8}  {'mean':>6}  {'std':>6}  {'curve':>6}  95% interval")
+    for i, size in enumerate(sizes):
+        scores = lce.scores_[i]
+        print(
+            f"{size:>8}  {scores.mean():6.3f}  {scores.std():6.3f}  {fitted[i]:6.3f}  "
+            f"[{low[i]:.3f}, {high[i]:.3f}]"
+        )
+    n = lce.n_train_
+    print(f"\nModel trained on all {n} training images: held-out accuracy {lce.test_score_:.3f}")
+    curve = lce.curve_
+    print(f"Extrapolated (curve {curve.model_}, levels off at {float(curve.asymptote_):.3f}):")
+    multiples = [2, 5, 10]
+    more = [factor * n for factor in multiples]
+    more_low, more_high = lce.score_interval(more)
+    more_score = lce.predict_score(more)
+    for factor, size, score, lo, hi in zip(
+        multiples, more, more_score, more_low, more_high, strict=True
+    ):
+        print(f"  {factor:>2}x  {size:>8} images: {score:.3f} [{lo:.3f}, {hi:.3f}]")
+    needed = float(lce.samples_needed(target)[0])
+    planned = float(lce.samples_needed(target, confidence=0.95)[0])
+    if math.isinf(needed):
+        print(
+            f"Accuracy {target:g} is not reached: the curve levels off at "
+            f"{float(curve.asymptote_):.3f}, below it."
+        )
+    else:
+        print(f"Images needed for accuracy {target:g}: {needed:.0f}", end="")
+        print(
+            f" ({planned:.0f} by the pessimistic end of the 95% interval)"
+            if math.isfinite(planned)
+            else " (the pessimistic end of the 95% interval never reaches it)"
+        )
+    return {
+        "train_sizes": sizes.tolist(),
+        "scores": lce.scores_.tolist(),
+        "curve": {
+            "model": curve.model_,
+            "asymptote": float(curve.asymptote_),
+            "params": np.asarray(curve.params_, dtype=float).tolist(),
+        },
+        "n_train": int(n),
+        "test_score": lce.test_score_,
+        "extrapolation": [
+            {"n_samples": int(size), "score": float(s), "lower": float(lo), "upper": float(hi)}
+            for size, s, lo, hi in zip(more, more_score, more_low, more_high, strict=True)
+        ],
+        "target": target,
+        "samples_needed": _json_number(needed),
+        "samples_needed_pessimistic": _json_number(planned),
+    }
+
+
+def _json_number(value):
+    return None if math.isinf(value) else value
+
+
+def _is_json(value):
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CommandError("--plot needs matplotlib: pip install 'sklearn-vision[plot]'") from None
+
+
+def _plot(lce, target, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._plotting import LearningCurveExtrapolationDisplay
+
+    display = LearningCurveExtrapolationDisplay.from_estimator(lce, target=target)
+    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(display.figure_)
+
+
+# ---------------------------------------------------------------- train, predict
+
+
+def _train(args):
+    import joblib
+
+    X, labels, description, _ = _load(args)
+    clf = _classifier(args, labels)
+    print(f"Data:  {description}")
+    print(f"Model: {_describe(clf)}")
+    start = time.perf_counter()
+    clf.set_params(verbose=int(not args.quiet)).fit(X, labels)
+    clf.set_params(verbose=0)
+    joblib.dump(clf, args.out)
+    print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {args.out}")
+    return 0
+
+
+def _predict(args):
+    import joblib
+
+    from ._images import read_image
+
+    clf = joblib.load(args.model)
+    if not hasattr(clf, "predict_proba") or not hasattr(clf, "classes_"):
+        raise CommandError(f"{args.model} does not hold a fitted classifier")
+    readable, failed = [], 0
+    for path in args.files:
+        try:
+            read_image(path, (8, 8))
+            readable.append(path)
+        except OSError as exc:
+            print(f"sklearn-vision predict: {exc}", file=sys.stderr)
+            failed += 1
+    if readable:
+        probabilities = clf.predict_proba(np.asarray(readable, dtype=object))
+        best = probabilities.argmax(axis=1)
+        labels = clf.classes_[best]
+        confidence = probabilities[np.arange(len(best)), best]
+        if args.csv:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["file", "label", "probability"])
+            writer.writerows(
+                (path, label, f"{p:.4f}")
+                for path, label, p in zip(readable, labels, confidence, strict=True)
+            )
+        else:
+            for path, label, p in zip(readable, labels, confidence, strict=True):
+                print(f"{path}\t{label}\t{p:.4f}")
+    return 1 if failed else 0
+
+
+def console():
+    """Entry point of the ``sklearn-vision`` console script."""
+    sys.exit(main())

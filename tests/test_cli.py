@@ -1,0 +1,103 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sklearn_vision._cli import main
+
+FROM_SCRATCH = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32"]
+
+
+@pytest.fixture
+def folder(tmp_path, digits):
+    """Three class folders of digit PNGs, an empty file and a stray note."""
+    X, y = digits
+    root = tmp_path / "digits"
+    for index in range(60):
+        class_folder = root / f"digit_{y[index]}"
+        class_folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(X[index]).save(class_folder / f"{index:03d}.png")
+    (root / "digit_1" / "empty.png").touch()
+    (root / "digit_2" / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_module_help_and_version():
+    done = subprocess.run(
+        [sys.executable, "-m", "sklearn_vision", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert "sample-size" in done.stdout and "train" in done.stdout and "predict" in done.stdout
+    assert subprocess.run([sys.executable, "-m", "sklearn_vision"]).returncode == 2
+
+
+def test_sample_size_on_bundled_data(tmp_path, capsys):
+    record, plot = tmp_path / "results.json", tmp_path / "curve.png"
+    args = ["sample-size", "--train-sizes", "20,40,80", "--repeats", "2", "--epochs", "2"]
+    status = main([*args, "--target", "0.99", "--json", str(record), "--plot", str(plot), "-q"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "handwritten digits (bundled, no download): 1797 images of 10 classes" in out
+    assert "TransferImageClassifier('small_cnn')" in out
+    for size in (20, 40, 80):
+        assert f"\n{size:>8}  " in out  # one table row per size
+    assert "held-out accuracy" in out and " 2x " in out and "10x " in out
+    assert "accuracy 0.99" in out.lower()  # images needed, or not reached
+    saved = json.loads(record.read_text())
+    assert saved["train_sizes"] == [20, 40, 80] and np.shape(saved["scores"]) == (3, 2)
+    assert saved["target"] == 0.99 and saved["n_train"] == 1617
+    assert [point["n_samples"] for point in saved["extrapolation"]] == [3234, 8085, 16170]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
+    before = sorted((path, path.read_bytes()) for path in folder.rglob("*") if path.is_file())
+    args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24"]
+    assert main([*args, "--repeats", "2", "--epochs", "2", "--test-size", "0.2", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "60 images of 3 classes (digit_0 21, digit_1 19, digit_2 20)" in captured.out
+    assert "empty.png: empty file" in captured.err and "notes.txt: not an image" in captured.err
+
+    model = tmp_path / "model.joblib"
+    assert main(["train", str(folder), "--out", str(model), *FROM_SCRATCH, "--epochs", "2"]) == 0
+    assert "saved to" in capsys.readouterr().out
+
+    files = [str(folder / "digit_0" / "000.png"), str(folder / "digit_1" / "001.png")]
+    assert main(["predict", str(model), *files, "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "file,label,probability" and len(lines) == 3
+    assert lines[1].startswith(f"{files[0]},digit_")
+    assert 0 < float(lines[1].split(",")[2]) <= 1
+
+    broken = str(folder / "digit_1" / "empty.png")
+    assert main(["predict", str(model), files[0], broken]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{files[0]}\tdigit_")
+    assert f"Cannot read image file '{broken}': empty file" in captured.err
+    after = sorted((path, path.read_bytes()) for path in folder.rglob("*") if path.is_file())
+    assert after == before  # the user's folder is never touched
+
+
+def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys, monkeypatch):
+    assert main(["sample-size", str(tmp_path / "missing")]) == 1
+    assert "error: No such folder" in capsys.readouterr().err
+    assert main(["train", str(folder), "--out", "m.joblib", "--weights", "w.h5"]) == 1
+    assert "--weights w.h5: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample-size", "--target", "1.5"])
+    assert exit_info.value.code == 2
+
+    # Offline, with no ImageNet weights in the Keras cache: say what to do.
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no connection")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    assert main(["train", str(folder), "--out", "m.joblib", "--image-size", "96"]) == 1
+    err = capsys.readouterr().err
+    assert "Could not download the ImageNet weights of MobileNetV2" in err
+    assert "--weights none" in err
