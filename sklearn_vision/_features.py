@@ -438,7 +438,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_samples, n_features_out_)
+        features : ndarray of shape (n_samples, n_features_out)
             float32 embeddings.
         """
         check_is_fitted(self)
