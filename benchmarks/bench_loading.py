@@ -1,7 +1,8 @@
 """Loading a folder of JPEGs: ``load_image_folder`` against Keras's loader.
 
 Writes a folder of a few thousand JPEGs (smooth random colour fields with
-noise, of mixed sizes around 400x300, in three class folders) to a temporary
+noise, of mixed sizes around ``--source-width`` x 3/4 of it: 400x300 like the
+Stanford Dogs photos, 1600x1200 like a camera's, in three class folders) to a temporary
 directory, then measures images per second decoding and resizing all of them:
 
 - Keras: ``keras.utils.image_dataset_from_directory`` iterated to the end
@@ -14,7 +15,8 @@ directory, then measures images per second decoding and resizing all of them:
 Every timing is the best of ``--repeats`` runs after one warm-up (the files are
 in the page cache for all of them), measured in this run and printed as a ratio.
 
-    python benchmarks/bench_loading.py [--n-images 3000] [--image-size 160] [--n-jobs -1]
+    python benchmarks/bench_loading.py [--n-images 3000] [--image-size 160]
+        [--source-width 400] [--n-jobs -1]
 """
 
 import argparse
@@ -30,13 +32,14 @@ from PIL import Image  # noqa: E402
 from sklearn_vision import load_image_folder  # noqa: E402
 
 
-def write_folder(root, n_images, seed=0):
-    """Three class folders of JPEGs: smooth colour fields plus noise, mixed sizes."""
+def write_folder(root, n_images, source_width=400, seed=0):
+    """Three class folders of JPEGs: smooth colour fields plus noise, sizes within 10%."""
     rng = np.random.default_rng(seed)
     for index in range(n_images):
         folder = os.path.join(root, f"class_{index % 3}")
         os.makedirs(folder, exist_ok=True)
-        width, height = rng.integers(360, 440), rng.integers(270, 330)
+        width = int(source_width * rng.uniform(0.9, 1.1))
+        height = int(0.75 * source_width * rng.uniform(0.9, 1.1))
         coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
         image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
         pixels = np.asarray(image, dtype=np.int16) + rng.integers(-12, 13, (height, width, 3))
@@ -69,18 +72,25 @@ def main():
     parser.add_argument("--n-images", type=int, default=3000)
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument(
+        "--source-width", type=int, default=400, help="JPEG width (height: 3/4 of it)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as root:
-        write_folder(root, args.n_images)
-        megabytes = sum(
-            os.path.getsize(os.path.join(folder, name))
-            for folder, _, names in os.walk(root)
-            for name in names
-        ) / 2**20
+        write_folder(root, args.n_images, args.source_width)
+        megabytes = (
+            sum(
+                os.path.getsize(os.path.join(folder, name))
+                for folder, _, names in os.walk(root)
+                for name in names
+            )
+            / 2**20
+        )
         print(
-            f"{args.n_images} JPEGs ({megabytes:.0f} MiB, about 400x300) resized to "
+            f"{args.n_images} JPEGs ({megabytes:.0f} MiB, about {args.source_width}x"
+            f"{3 * args.source_width // 4}) resized to "
             f"{args.image_size}x{args.image_size}, {os.cpu_count()} cores, best of {args.repeats}"
         )
         n = args.n_images
@@ -91,7 +101,7 @@ def main():
         )
         check_time = best_time(lambda: load_image_folder(root, n_jobs=args.n_jobs), args.repeats)
 
-    print(f"\n| loader | seconds | images/s | vs Keras |\n|---|---|---|---|")
+    print("\n| loader | seconds | images/s | vs Keras |\n|---|---|---|---|")
     for name, seconds in [
         ("keras.utils.image_dataset_from_directory", keras_time),
         ("load_image_folder(image_size=...)", ours_time),

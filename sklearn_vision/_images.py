@@ -158,6 +158,9 @@ def read_image(path, size=None):
         raise OSError(f"Cannot read image file {path!r}: {reason}") from exc
 
 
+_ORIENTATION = 0x0112  # the EXIF tag
+
+
 class _EmptyFile(OSError):
     pass
 
@@ -176,8 +179,10 @@ def _decode(path, size, *, check_only=False):
         if size is not None:
             # draft only ever shrinks to a scale still >= the requested size.
             image.draft("RGB", (max(size), max(size)))
-        image = ImageOps.exif_transpose(image)
-        image = image.convert("RGB")
+        if image.getexif().get(_ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
         if size is not None and image.size != (size[1], size[0]):
             image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
         return np.asarray(image, dtype=np.uint8)

@@ -167,7 +167,8 @@ def test_load_image_folder_bad_folders(tmp_path, messy_folder):
         load_image_folder(messy_folder / "README.md")
     with pytest.raises(ValueError, match="No class subfolders"):
         load_image_folder(messy_folder / "cats")
-    with pytest.raises(ValueError, match=r"No readable image.*9 files skipped \(6 extension.*, 2 not an image"):
+    message = r"No readable image.*9 files skipped \(6 extension.*, 2 not an image"
+    with pytest.raises(ValueError, match=message):
         load_image_folder(messy_folder, classes=["cats", "dogs"], extensions=[".db", ".txt"])
     with pytest.raises(ValueError, match="image_size"):
         load_image_folder(messy_folder, image_size=(0, 3))
