@@ -283,7 +283,7 @@ def _describe(clf):
         f"TransferImageClassifier({clf.backbone!r}), {weights}, {stages}; "
         f"{clf.epochs} epochs"
         + (f" + {clf.fine_tune_epochs} fine-tuning" if clf.fine_tune_from and clf.weights else "")
-        + (", early stopping" if clf.early_stopping else "")
+        + (", early stopping" if clf.early_stopping else ", no early stopping")
     )
 
 
