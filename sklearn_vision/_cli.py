@@ -218,7 +218,7 @@ def _load(args):
 def _classifier(args, labels, smallest_fit=None):
     """The TransferImageClassifier the options describe, its weights checked up front."""
     from ._backbones import get_spec
-    from ._transfer import TransferImageClassifier
+    from ._transfer import TransferImageClassifier, validation_split_fits
 
     bundled = getattr(args, "folder", "") is None
     backbone = args.backbone or ("small_cnn" if bundled else "mobilenet_v2")
@@ -233,11 +233,6 @@ def _classifier(args, labels, smallest_fit=None):
         if weights is None
         else {"epochs": 10, "batch_size": 32, "learning_rate": 1e-3}
     )
-    n_classes = len(np.unique(labels))
-    # Early stopping holds out a stratified 10%: it needs an image of every
-    # class in it, and in the rest, for the smallest fit.
-    smallest = smallest_fit or len(labels)
-    early_stopping = not bundled and math.ceil(0.1 * smallest) >= n_classes
     clf = TransferImageClassifier(
         backbone,
         weights=weights,
@@ -247,8 +242,14 @@ def _classifier(args, labels, smallest_fit=None):
         fine_tune_from="auto" if args.fine_tune else None,
         fine_tune_epochs=args.fine_tune_epochs,
         batch_size=args.batch_size or defaults["batch_size"],
-        early_stopping=early_stopping,
         random_state=args.seed,
+    )
+    # Early stopping needs every class on both sides of its validation split,
+    # in the smallest fit too.
+    n_samples, n_classes = smallest_fit or len(labels), len(np.unique(labels))
+    clf.set_params(
+        early_stopping=not bundled
+        and validation_split_fits(n_samples, n_classes, clf.validation_fraction)
     )
     if weights is not None:
         _check_weights(clf)
@@ -296,15 +297,8 @@ def _sample_size(args):
     if args.plot:
         _require_matplotlib()
     X, labels, description, skipped = _load(args)
-    n_train = len(labels) - math.ceil(args.test_size * len(labels))
-    smallest = min(
-        size if isinstance(size, int) else max(1, int(size * n_train)) for size in args.train_sizes
-    )
-    clf = _classifier(args, labels, smallest_fit=smallest)
-    print(f"Data:  {description}")
-    print(f"Model: {_describe(clf)}")
     lce = LearningCurveEstimator(
-        clf,
+        None,
         train_sizes=args.train_sizes,
         n_repeats=args.repeats,
         test_size=args.test_size,
@@ -312,6 +306,14 @@ def _sample_size(args):
         random_state=args.seed,
         verbose=int(not args.quiet),
     )
+    # The test split as train_test_split makes it, and the sizes as the
+    # learning curve reads them: the smallest fit decides on early stopping.
+    n_train = len(labels) - math.ceil(args.test_size * len(labels))
+    sizes = lce._absolute_sizes(n_train, len(np.unique(labels)))
+    clf = _classifier(args, labels, smallest_fit=int(sizes.min()))
+    lce.set_params(estimator=clf)
+    print(f"Data:  {description}")
+    print(f"Model: {_describe(clf)}")
     start = time.perf_counter()
     lce.fit(X, labels)
     seconds = time.perf_counter() - start

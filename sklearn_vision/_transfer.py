@@ -108,6 +108,12 @@ def keras_model_on(top, head):
     return keras.Model(inputs, head(x), name="fine_tune_top")
 
 
+def validation_split_fits(n_samples, n_classes, validation_fraction):
+    """Whether a stratified validation split of ``n_samples`` has every class on both sides."""
+    n_validation = math.ceil(validation_fraction * n_samples)
+    return min(n_validation, n_samples - n_validation) >= n_classes
+
+
 class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     """Image classifier that fine-tunes a pretrained Keras backbone, in two stages.
 
@@ -367,7 +373,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 "each class. Add images or set early_stopping=False."
             )
         n_validation = math.ceil(self.validation_fraction * n_samples)
-        if n_validation < self.n_classes_ or n_samples - n_validation < self.n_classes_:
+        if not validation_split_fits(n_samples, self.n_classes_, self.validation_fraction):
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} of {n_samples} images "
                 f"gives {n_validation} validation images; a stratified split of "
