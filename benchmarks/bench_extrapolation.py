@@ -8,8 +8,10 @@ scikit-learn classifiers and, with ``--images``, our own image models on the
 digits as 96x96 images: TransferImageClassifier (frozen MobileNetV2) and
 BackboneFeatures with a logistic regression.
 
-Task: fit each method on the sizes up to 25% (and, separately, 50%) of the
-largest size, predict the mean held-out accuracy at the largest size. Reported:
+Each learner gets one curve per held-out split (``--splits``, each a new
+stratified split and new subsamples). Task: fit each method on the sizes up to
+25% (and, separately, 50%) of the largest size, predict the mean held-out
+accuracy at the largest size. Reported:
 mean absolute error of
 
 - ``seeds``: ``score = a * n**b`` fitted to the per-size means by 5000 steps of
@@ -20,9 +22,10 @@ mean absolute error of
 - ``ours``: ``PowerLawRegressor()`` (``model="auto"``), and, for reference,
   ``ours_pow3``: ``PowerLawRegressor(model="pow3")``;
 
-and how often our 95% interval covers the true value.
+and how often our 95% interval covers the true value, with its mean width;
+then the mean absolute errors split by split.
 
-    python benchmarks/bench_extrapolation.py [--repeats 5] [--images]
+    python benchmarks/bench_extrapolation.py [--repeats 5] [--splits 3] [--images]
 """
 
 import argparse
@@ -142,11 +145,12 @@ def evaluate(sizes, scores, cut):
         "ours": abs(ours.predict([[largest]])[0] - truth),
         "ours_pow3": abs(ours_pow3 - truth),
         "covered": float(lower[0] <= truth <= upper[0]),
+        "width": upper[0] - lower[0],
         "model": ours.model_,
     }
 
 
-def image_curves(repeats, weights):
+def image_curves(repeats, weights, seed):
     """Curves of our image models on the digits at 96 pixels, MobileNetV2 features.
 
     Both go through the feature cache: each image is embedded once, every fit
@@ -169,12 +173,13 @@ def image_curves(repeats, weights):
         BackboneFeatures(weights=weights, image_size=96), LogisticRegression(max_iter=1000)
     )
     for name, learner in (("transfer_mobilenet_v2", transfer), ("features_logreg", probe)):
-        yield "digits_images", name, *learning_curve(learner, X, y, repeats=repeats)
+        yield "digits_images", name, *learning_curve(learner, X, y, repeats=repeats, seed=seed)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--splits", type=int, default=3, help="held-out splits per learner")
     parser.add_argument(
         "--images",
         action="store_true",
@@ -188,17 +193,21 @@ def main():
     args = parser.parse_args()
 
     start = time.perf_counter()
-    curves = []
-    for data_name, X, y in datasets():
-        for learner_name, learner in LEARNERS.items():
-            curves.append(
-                (data_name, learner_name, *learning_curve(learner, X, y, repeats=args.repeats))
-            )
-        print(f"  {data_name}: curves of {len(LEARNERS)} learners built", flush=True)
-    if args.images:
-        curves.extend(image_curves(args.repeats, args.weights))
-        print(f"  digits_images: 2 image learners, weights={args.weights}", flush=True)
-    print(f"{len(curves)} learning curves built in {time.perf_counter() - start:.0f} s\n")
+    curves = []  # (split, data, learner, sizes, scores)
+    for split in range(args.splits):
+        for data_name, X, y in datasets():
+            for learner_name, learner in LEARNERS.items():
+                curve = learning_curve(learner, X, y, repeats=args.repeats, seed=split)
+                curves.append((split, data_name, learner_name, *curve))
+        if args.images:
+            curves.extend((split, *c) for c in image_curves(args.repeats, args.weights, split))
+        print(f"  split {split}: curves built", flush=True)
+    learners = len(LEARNERS) * 3 + 2 * args.images
+    print(
+        f"{len(curves)} learning curves ({learners} learner x data pairs x {args.splits} splits"
+        f"{', image models with weights=' + str(args.weights) if args.images else ''}) "
+        f"built in {time.perf_counter() - start:.0f} s\n"
+    )
 
     methods = ["seeds", "last", "pow3", "ours"]
     columns = methods + ["ours_pow3"]
@@ -208,12 +217,20 @@ def main():
             f"Fit on sizes <= {cut:.0%} of the largest, predict the largest "
             f"({len(results)} curves): mean absolute error in accuracy"
         )
-        print("  " + "  ".join(f"{m:>9}" for m in columns) + "  coverage(95%)")
+        print("  " + "  ".join(f"{m:>9}" for m in columns) + "  coverage(95%)  width")
         mae = {m: np.mean([r[m] for r in results]) for m in columns}
         coverage = np.mean([r["covered"] for r in results])
-        print("  " + "  ".join(f"{mae[m]:9.4f}" for m in columns) + f"  {coverage:8.0%}")
-        ratio = ", ".join(f"{m} {mae[m] / mae['ours']:.1f}x" for m in methods[:-1])
+        width = np.mean([r["width"] for r in results])
+        print(
+            "  " + "  ".join(f"{mae[m]:9.4f}" for m in columns) + f"  {coverage:13.0%}  {width:.3f}"
+        )
+        ratio = ", ".join(f"{m} {mae[m] / mae['ours']:.2f}x" for m in methods[:-1])
         print(f"  baseline error / ours: {ratio}")
+        splits = np.array([c[0] for c in curves])
+        for split in range(args.splits):
+            rows = [r for r, s in zip(results, splits, strict=True) if s == split]
+            errors = "  ".join(f"{m} {np.mean([r[m] for r in rows]):.4f}" for m in methods)
+            print(f"  split {split}: {errors}")
         chosen = [r["model"] for r in results]
         print(
             "  'auto' chose: "

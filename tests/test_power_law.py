@@ -63,10 +63,36 @@ def test_auto_selects_by_forward_extrapolation_and_is_deterministic():
     scores = noisy(lambda n: 0.9 - 0.4 * np.exp(-n / 300))
     first = PowerLawRegressor(random_state=0).fit(SIZES[:, None], scores)
     second = PowerLawRegressor(random_state=0).fit(SIZES[:, None], scores)
-    assert set(first.selection_errors_) == set(AUTO_MODELS)
-    assert first.model_ == min(first.selection_errors_, key=first.selection_errors_.get)
+    errors = first.selection_errors_
+    assert set(errors) == set(AUTO_MODELS)
+    # pow3 cannot follow an exponential approach: a challenger wins by far.
+    assert first.model_ != "pow3" and 3 * errors[first.model_] < errors["pow3"]
     np.testing.assert_array_equal(first.params_, second.params_)
     np.testing.assert_array_equal(first.bootstrap_params_, second.bootstrap_params_)
+
+
+def test_auto_keeps_pow3_against_a_small_lead():
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5)
+    curve = PowerLawRegressor(random_state=0).fit(SIZES[:, None], scores)
+    errors = curve.selection_errors_
+    assert min(errors, key=errors.get) != "pow3"  # a four-parameter curve leads by a hair
+    assert curve.model_ == "pow3"
+
+
+def test_interval_carries_the_wobble_of_the_measured_curve():
+    # Tight repeats around per-size means that stray from a smooth curve by
+    # +-0.01: the bootstrap alone sees only the tight repeats.
+    wobble = np.repeat(np.array([0.01, -0.01, 0.01, -0.01, 0.01, -0.01, 0.01]), 4)
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5, noise=0.0005) + wobble
+    curve = PowerLawRegressor(model="pow3", random_state=0).fit(SIZES[:, None], scores)
+    assert 0.007 < curve.lack_of_fit_ < 0.015
+    lower, upper = curve.predict_interval([[1600], [6400]])
+    assert np.all(upper - lower > 2 * 1.9 * curve.lack_of_fit_)
+    assert upper[1] - lower[1] > 1.5 * (upper[0] - lower[0])  # 4x beyond: 1 + log 4 wider
+    assert upper[1] <= 1.0  # clipped to the valid scores
+    no_bootstrap = clone(curve).set_params(n_bootstrap=0).fit(SIZES[:, None], scores)
+    lower0, upper0 = no_bootstrap.predict_interval([[6400]])
+    assert lower0[0] < no_bootstrap.predict([[6400]])[0] < upper0[0]
 
 
 def test_auto_with_few_sizes_uses_three_parameter_curves():
