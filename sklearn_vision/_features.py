@@ -55,6 +55,7 @@ class FeatureCache:
         self.hits = self.misses = 0
         self._functions = OrderedDict()  # (model key, input spec) -> traced inference
         self._seen = set()
+        self._backbones = OrderedDict()  # build parameters -> (built, weights digest)
 
     @property
     def nbytes(self):
@@ -70,6 +71,33 @@ class FeatureCache:
             self._entries.clear()
             self._bytes = 0
             self._functions.clear()
+            self._backbones.clear()
+
+    def shared_backbone(self, key, build):
+        """Return what ``build()`` returns for ``key``, built once and shared.
+
+        For frozen backbones with pretrained weights, which no fit changes:
+        every fit that trains only a head on one (each fit of a frozen-stage
+        learning curve, cross-validation or grid search) shares one model
+        instead of building its own, about a second for MobileNetV2 on CPU.
+        ``build()`` returns ``(backbone, extra)``. The weights are hashed when
+        stored and checked when served: a shared backbone that was changed
+        after all (a user training ``model_`` by hand) is rebuilt, never
+        served. At most two are kept.
+        """
+        with self._lock:
+            entry = self._backbones.get(key)
+        if entry is not None and _weights_digest(entry[0][0]) == entry[1]:
+            with self._lock:
+                if key in self._backbones:
+                    self._backbones.move_to_end(key)
+            return entry[0]
+        built = build()
+        with self._lock:
+            self._backbones[key] = (built, _weights_digest(built[0]))
+            while len(self._backbones) > 2:
+                self._backbones.popitem(last=False)
+        return built
 
     def inference_function(self, key, model, input_spec):
         """Return a traced inference function of what ``key`` fingerprints.
@@ -209,6 +237,13 @@ def model_key(model, *, image_size, preprocessing):
     digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
     for weights in model.get_weights():
         digest.update(f"{weights.dtype.str}{weights.shape}".encode())
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()
+
+
+def _weights_digest(model):
+    digest = hashlib.blake2b(digest_size=16)
+    for weights in model.get_weights():
         digest.update(np.ascontiguousarray(weights).tobytes())
     return digest.hexdigest()
 

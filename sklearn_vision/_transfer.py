@@ -1,6 +1,7 @@
 """TransferImageClassifier: a pretrained Keras backbone and a new head, as a classifier."""
 
 import math
+import os
 import random
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
@@ -29,7 +30,7 @@ from ._backbones import (
     preprocess_function,
     release_step_functions,
 )
-from ._features import cached_predict
+from ._features import cached_predict, get_feature_cache
 from ._images import check_images, image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
@@ -398,13 +399,22 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             image_size, backbone = None, None
             inputs = features = keras.Input((n_features,))
         else:
-            backbone, image_size, _ = make_backbone(
-                self.backbone,
-                weights=self.weights,
-                image_size=self.image_size,
-                backbone_kwargs=self.backbone_kwargs,
-                seed=seed,
-            )
+
+            def build():
+                backbone, image_size, _ = make_backbone(
+                    self.backbone,
+                    weights=self.weights,
+                    image_size=self.image_size,
+                    backbone_kwargs=self.backbone_kwargs,
+                    seed=seed,
+                )
+                return backbone, image_size
+
+            key = self._shared_backbone_key()
+            if key is None:
+                backbone, image_size = build()
+            else:
+                backbone, image_size = get_feature_cache().shared_backbone(key, build)
             inputs = keras.Input((*image_size, 3))
             # training=False keeps BatchNormalization in inference mode in both
             # stages, whatever is later made trainable.
@@ -428,6 +438,32 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         model = keras.Model(inputs, head(features), name="transfer_classifier")
         feature_model = None if backbone is None else keras.Model(inputs, features)
         return model, backbone, feature_model, head, image_size
+
+    def _shared_backbone_key(self):
+        """What names this fit's backbone when clones may share it; None otherwise.
+
+        Shared only when nothing can change it: a registered backbone with
+        pretrained weights (random ones depend on the seed), frozen throughout
+        (no fine-tuning stage), features from the cache, default strategy and
+        dtype policy.
+        """
+        if not (
+            isinstance(self.backbone, str)
+            and self.weights is not None
+            and self._fine_tune_from() is None
+            and self._uses_cache()
+            and self.strategy is None
+            and not self.mixed_precision
+        ):
+            return None
+        weights = self.weights
+        if weights != "imagenet":
+            if not os.path.isfile(weights):
+                return None  # building says what is wrong with it
+            stat = os.stat(weights)
+            weights = (os.path.abspath(weights), stat.st_size, stat.st_mtime_ns)
+        kwargs = sorted((self.backbone_kwargs or {}).items())
+        return (self.backbone, repr(weights), repr(self.image_size), repr(kwargs))
 
     def _strategy_scope(self):
         if self.strategy is None:

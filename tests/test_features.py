@@ -214,3 +214,42 @@ def get_spec_preprocess():
     from sklearn_vision._backbones import get_spec, preprocess_function
 
     return preprocess_function(get_spec("mobilenet_v2"))
+
+
+def test_frozen_fits_share_one_pretrained_backbone(digits, fresh_cache, tmp_path):
+    from sklearn_vision._backbones import build_backbone, get_spec
+
+    X, y = digits
+    path = str(tmp_path / "backbone.weights.h5")
+    small = dict(image_size=(32, 32), backbone_kwargs={"alpha": 0.35})
+    build_backbone(get_spec("mobilenet_v2"), weights=None, seed=3, **small).save_weights(path)
+    params = dict(
+        weights=path,
+        image_size=32,
+        backbone_kwargs={"alpha": 0.35},
+        epochs=2,
+        early_stopping=False,
+        random_state=0,
+    )
+    frozen = TransferImageClassifier("mobilenet_v2", fine_tune_from=None, **params)
+    first = clone(frozen).fit(X[:40], y[:40])
+    second = clone(frozen).set_params(random_state=1).fit(X[:40], y[:40])
+    backbone = first.model_.layers[1]
+    assert second.model_.layers[1] is backbone  # built once, shared
+    # The same predictions as a fit on a backbone of its own.
+    own = clone(frozen).set_params(cache=False).fit(X[:40], y[:40])
+    assert own.model_.layers[1] is not backbone
+    np.testing.assert_allclose(
+        first.predict_proba(X[40:60]), own.predict_proba(X[40:60]), atol=1e-4
+    )
+    # A shared backbone changed by hand is rebuilt, never served.
+    backbone.set_weights([w * 1.5 for w in backbone.get_weights()])
+    third = clone(frozen).fit(X[:40], y[:40])
+    assert third.model_.layers[1] is not backbone
+    # Fine-tuning or random weights: each fit builds its own.
+    tuned = TransferImageClassifier(
+        "mobilenet_v2", fine_tune_from="block_16", fine_tune_epochs=1, **params
+    )
+    assert clone(tuned).fit(X[:40], y[:40]).model_.layers[1] is not third.model_.layers[1]
+    random_weights = clone(frozen).set_params(weights=None).fit(X[:40], y[:40])
+    assert random_weights.model_.layers[1] is not third.model_.layers[1]
