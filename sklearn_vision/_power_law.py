@@ -551,9 +551,9 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         model that is only an approximation: the predicted gain is trusted to
         within its own size. A curve that has levelled off keeps a narrow
         interval far out; one still climbing does not. In
-        ``benchmarks/bench_extrapolation.py`` (54 curves, fits on the sizes up
-        to 25% or 50% of the largest) the 95% intervals covered 93% and 96% of
-        the measured scores at the largest size.
+        ``benchmarks/bench_extrapolation.py --images`` (60 curves, fits on the
+        sizes up to 25% or 50% of the largest) the 95% intervals covered 93% and
+        95% of the measured scores at the largest size.
 
         Parameters
         ----------
