@@ -160,7 +160,7 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
     kwargs.update(backbone_kwargs or {})
     # Reading a weights file costs about as much as building the network, and
     # a learning curve builds it for every fit: keep the last files' arrays.
-    identity = _weights_identity(weights)
+    identity = weights_identity(weights)
     slot = None if identity is None else (spec.constructor, identity, repr(sorted(kwargs.items())))
     with _PRETRAINED_LOCK:
         arrays = _PRETRAINED.get(slot)
@@ -193,7 +193,7 @@ _PRETRAINED = OrderedDict()
 _PRETRAINED_LOCK = threading.Lock()
 
 
-def _weights_identity(weights):
+def weights_identity(weights):
     """What identifies pretrained weights: the name, or a file's path, size and mtime."""
     if weights is None:
         return None

@@ -29,6 +29,7 @@ from ._backbones import (
     make_backbone,
     preprocess_function,
     release_step_functions,
+    weights_identity,
 )
 from ._features import cached_predict, get_feature_cache
 from ._images import check_images, image_read_errors, make_dataset
@@ -456,14 +457,15 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             and not self.mixed_precision
         ):
             return None
-        weights = self.weights
-        if weights != "imagenet":
-            if not os.path.isfile(weights):
-                return None  # building says what is wrong with it
-            stat = os.stat(weights)
-            weights = (os.path.abspath(weights), stat.st_size, stat.st_mtime_ns)
+        if self.weights != "imagenet" and not os.path.isfile(self.weights):
+            return None  # building says what is wrong with it
         kwargs = sorted((self.backbone_kwargs or {}).items())
-        return (self.backbone, repr(weights), repr(self.image_size), repr(kwargs))
+        return (
+            self.backbone,
+            weights_identity(self.weights),
+            repr(self.image_size),
+            repr(kwargs),
+        )
 
     def _strategy_scope(self):
         if self.strategy is None:
