@@ -10,6 +10,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -56,6 +57,7 @@ class FeatureCache:
         self._functions = OrderedDict()  # (model key, input spec) -> traced inference
         self._seen = set()
         self._backbones = OrderedDict()  # build parameters -> (built, weights digest)
+        self._trainers = OrderedDict()  # architecture and optimizer -> idle trainers
 
     @property
     def nbytes(self):
@@ -72,6 +74,7 @@ class FeatureCache:
             self._bytes = 0
             self._functions.clear()
             self._backbones.clear()
+            self._trainers.clear()
 
     def shared_backbone(self, key, build):
         """Return what ``build()`` returns for ``key``, built once and shared.
@@ -98,6 +101,35 @@ class FeatureCache:
             while len(self._backbones) > 2:
                 self._backbones.popitem(last=False)
         return built
+
+    @contextmanager
+    def borrowed_trainer(self, key, build):
+        """Lend a trainer for ``key`` (what ``build()`` returns), kept between fits.
+
+        Tracing a Keras model's training step costs more than training a head
+        for ten epochs on cached features. A trainer is a compiled model whose
+        traced steps outlive the fit: each fit copies its own starting state in,
+        trains it, copies the result out, and gives it back for the next fit of
+        the same architecture and optimizer. A trainer is lent to one fit at a
+        time (concurrent fits each get one); at most four are kept idle, and
+        ``release()`` is called on one that is dropped.
+        """
+        with self._lock:
+            idle = self._trainers.get(key)
+            trainer = idle.pop() if idle else None
+        if trainer is None:
+            trainer = build()
+        try:
+            yield trainer
+        finally:
+            with self._lock:
+                self._trainers.setdefault(key, []).append(trainer)
+                self._trainers.move_to_end(key)
+                while sum(map(len, self._trainers.values())) > 4:
+                    oldest = next(iter(self._trainers))
+                    self._trainers[oldest].pop(0).release()
+                    if not self._trainers[oldest]:
+                        del self._trainers[oldest]
 
     def inference_function(self, key, model, input_spec):
         """Return a traced inference function of what ``key`` fingerprints.
@@ -221,15 +253,9 @@ def model_key(model, *, image_size, preprocessing):
     preprocessing and the dtype policy: other weights, another cut layer or
     another image size give another key.
     """
-    # Layer names are left out: Keras numbers them per process (input_layer_7),
-    # so the same network built twice would never hit.
-    architecture = [
-        (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
-        for layer in _leaf_layers(model)
-    ]
     digest = hashlib.blake2b(digest_size=16)
     description = (
-        architecture,
+        architecture(model),
         [tuple(t.shape) for t in model.outputs],
         tuple(image_size),
         preprocessing,
@@ -254,12 +280,24 @@ def keras_backend():
     return keras.backend.backend()
 
 
-def _leaf_layers(model):
+def architecture(model):
+    """Describe ``model``'s layers, in order: their kind and configuration.
+
+    Layer names are left out: Keras numbers them per process (input_layer_7),
+    so the same network built twice would describe differently.
+    """
+    return [
+        (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+        for layer in leaf_layers(model)
+    ]
+
+
+def leaf_layers(model):
     import keras
 
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _leaf_layers(layer)
+            yield from leaf_layers(layer)
         else:
             yield layer
 

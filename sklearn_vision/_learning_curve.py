@@ -5,7 +5,6 @@ each fit on held-out data, fits a learning curve through the scores and reads
 off the score at larger sizes, or the size at which a target score is reached.
 """
 
-import gc
 import sys
 import time
 import warnings
@@ -133,8 +132,6 @@ def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
     fit_time = time.perf_counter() - start
     score = scorer(estimator, _safe_indexing(X, test), y[test])
     _release_keras_state(estimator)
-    del estimator
-    gc.collect()
     return float(score), fit_time
 
 

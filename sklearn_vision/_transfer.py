@@ -1,5 +1,6 @@
 """TransferImageClassifier: a pretrained Keras backbone and a new head, as a classifier."""
 
+import json
 import math
 import os
 import random
@@ -31,7 +32,7 @@ from ._backbones import (
     release_step_functions,
     weights_identity,
 )
-from ._features import cached_predict, get_feature_cache
+from ._features import architecture, cached_predict, get_feature_cache
 from ._images import check_images, image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
@@ -93,6 +94,68 @@ def _make_optimizer(optimizer, learning_rate):
     return type(template).from_config(config)
 
 
+_LOSS = "sparse_categorical_crossentropy"
+
+
+class _Trainer:
+    """A compiled copy of a stage model whose traced training steps serve many fits.
+
+    Each fit copies its own model's state (weights and the random layers'
+    seeds) in, resets the optimizer to its starting state at the fit's learning
+    rate, trains, and copies the result back: the same computation as compiling
+    and fitting that model, without tracing its steps again.
+    """
+
+    def __init__(self, model, optimizer):
+        import keras
+
+        self.model = keras.models.clone_model(model)
+        self.model.compile(optimizer=optimizer, loss=_LOSS, metrics=["accuracy"])
+        self.model.optimizer.build(self.model.trainable_variables)
+        self._optimizer_start = [v.numpy() for v in self.model.optimizer.variables]
+
+    def fit(self, model, learning_rate, dataset, **fit_params):
+        """Train ``model`` (of the trainer's architecture) from its state; return the History."""
+        _copy_state(model, self.model)
+        for variable, value in zip(
+            self.model.optimizer.variables, self._optimizer_start, strict=True
+        ):
+            variable.assign(value)
+        self.model.optimizer.learning_rate = learning_rate
+        history = self.model.fit(dataset, **fit_params)
+        _copy_state(self.model, model)
+        return history
+
+    def release(self):
+        release_step_functions(self.model)
+
+
+def _copy_state(source, target):
+    """Assign ``source``'s variables (weights and seeds) to ``target``'s, which match."""
+    pairs = list(zip(source.variables, target.variables, strict=True))
+    if any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
+        raise RuntimeError("A pooled trainer does not match the model it trains.")
+    for a, b in pairs:
+        b.assign(a)
+
+
+def _trainer_key(model, optimizer):
+    """What a trainer must share with a fit to serve it: architecture and optimizer.
+
+    Seeds and initializers are left out: the state they give (weights, random
+    layers' seed state) is copied in at every fit.
+    """
+    layers = [
+        (kind, {k: v for k, v in config.items() if k != "seed" and not k.endswith("initializer")})
+        for kind, config in architecture(model)
+    ]
+    shapes = [[tuple(t.shape) for t in model.inputs], [tuple(v.shape) for v in model.variables]]
+    config = {k: v for k, v in optimizer.get_config().items() if k not in ("name", "learning_rate")}
+    return json.dumps(
+        [layers, shapes, type(optimizer).__name__, config], sort_keys=True, default=repr
+    )
+
+
 def _keras_model(inputs, outputs):
     import keras
 
@@ -108,6 +171,35 @@ def keras_model_on(top, head):
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, head(x), name="fine_tune_top")
+
+
+def _split_models(backbone, index):
+    """Return (bottom, top) models of ``backbone`` cut at the input of layer ``index``.
+
+    None when the cut is not one tensor (a skip connection crosses it, or the
+    layer has several inputs) or there is nothing below it.
+    """
+    import keras
+
+    cut = backbone.layers[index].input
+    if index >= 1 and isinstance(cut, keras.KerasTensor):
+        try:
+            return keras.Model(backbone.input, cut), keras.Model(cut, backbone.output)
+        except ValueError:
+            pass
+    return None
+
+
+def _call_in_chunks(model, X, chunk_size):
+    """Return ``model``'s inference output on the rows of ``X``, called chunk by chunk.
+
+    For the trained part of a model on cached inputs: called directly, it needs
+    no traced predict function, whose tracing costs more than the call.
+    """
+    from keras import ops
+
+    chunks = [X[start : start + chunk_size] for start in range(0, len(X), chunk_size)]
+    return np.concatenate([ops.convert_to_numpy(model(c, training=False)) for c in chunks])
 
 
 def validation_split_fits(n_samples, n_classes, validation_fraction):
@@ -558,7 +650,12 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                     train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
                     stage_model = model
                 self.history_["frozen"] = self._train_stage(
-                    stage_model, train_ds, val_ds, self.epochs, self.learning_rate
+                    stage_model,
+                    train_ds,
+                    val_ds,
+                    self.epochs,
+                    self.learning_rate,
+                    pooled=cache and self._pools_trainers(),
                 )
 
             self.fine_tune_index_ = self._unfreeze_top(backbone)
@@ -580,6 +677,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                     val_ds,
                     self.fine_tune_epochs,
                     self.fine_tune_learning_rate,
+                    pooled=split is not None and self._pools_trainers(),
                 )
         self.model_ = model
         return self
@@ -591,21 +689,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         layer has several inputs) or there is nothing below it: then stage 2
         runs on images. ``cache=True`` asks for the split and raises instead.
         """
-        import keras
-
-        cut = backbone.layers[index].input
-        if index >= 1 and isinstance(cut, keras.KerasTensor):
-            try:
-                return keras.Model(backbone.input, cut), keras.Model(cut, backbone.output)
-            except ValueError:
-                pass
-        if self.cache is True:
+        split = _split_models(backbone, index)
+        if split is None and self.cache is True:
             raise ValueError(
                 f"cache=True cannot cache stage 2 of this backbone: the input of layer "
                 f"{backbone.layers[index].name!r} does not cut the network in two. "
                 "Use cache='auto', or another fine_tune_from."
             )
-        return None
+        return split
 
     def _stage_datasets(self, X, *, y, sample_weight, split, seed, augmentation=None, **image):
         """Return the (shuffled, augmented) training and the validation dataset."""
@@ -651,14 +742,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return index
 
-    def _train_stage(self, model, train_ds, val_ds, epochs, learning_rate):
+    def _train_stage(self, model, train_ds, val_ds, epochs, learning_rate, *, pooled=False):
+        """Train ``model``; with ``pooled``, through a trainer shared with other fits."""
         import keras
 
-        model.compile(
-            optimizer=_make_optimizer(self.optimizer, learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
         callbacks = list(self.callbacks or [])
         if val_ds is not None:
             callbacks.append(
@@ -668,16 +755,33 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                     restore_best_weights=True,
                 )
             )
-        history = model.fit(
-            train_ds,
+        fit_params = dict(
             validation_data=val_ds,
             epochs=epochs,
             callbacks=callbacks,
             shuffle=False,  # the dataset reshuffles itself, reproducibly
             verbose=self.verbose,
         )
-        release_step_functions(model)
+        optimizer = _make_optimizer(self.optimizer, learning_rate)
+        if pooled:
+            key = _trainer_key(model, optimizer)
+            with get_feature_cache().borrowed_trainer(
+                key, lambda: _Trainer(model, optimizer)
+            ) as trainer:
+                history = trainer.fit(model, learning_rate, train_ds, **fit_params)
+        else:
+            model.compile(optimizer=optimizer, loss=_LOSS, metrics=["accuracy"])
+            history = model.fit(train_ds, **fit_params)
+            release_step_functions(model)
         return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+    def _pools_trainers(self):
+        """Whether stages trained on cached inputs borrow a trainer shared across fits.
+
+        Not with user callbacks (they would see the trainer, not this model), a
+        strategy or mixed precision (the trainer is built outside their scope).
+        """
+        return not self.callbacks and self.strategy is None and not self.mixed_precision
 
     # ------------------------------------------------------------------ predict
 
@@ -697,30 +801,45 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         if self.backbone is not None and self.cache is not False:
-            # Through the shared cache: clones whose backbones are the same (all
-            # frozen-stage fits of a learning curve) score a test set for the
-            # cost of one pass of the backbone and a head each.
-            head = self.model_.get_layer("head")
-            features_out = self.model_.layers[self.model_.layers.index(head) - 1].output
-            features = cached_predict(
-                _keras_model(self.model_.inputs, features_out),
+            # Through the shared cache: clones whose frozen parts are the same
+            # (all fits of a learning curve) score a test set for the cost of
+            # one pass of that part and of their trained parts each.
+            fixed, trained = self._cached_parts()
+            inputs = cached_predict(
+                fixed,
                 X,
                 image_size=self.image_size_,
                 preprocessing=self.backbone if isinstance(self.backbone, str) else None,
                 batch_size=self.batch_size,
             )
-            model, dataset = head, make_dataset(features, batch_size=self.batch_size)
+            proba = _call_in_chunks(trained, inputs, self.batch_size)
         else:
-            model = self.model_
             dataset = make_dataset(
                 X,
                 batch_size=self.batch_size,
                 image_size=self.image_size_,
                 preprocess=preprocess_function(self._spec()),
             )
-        with image_read_errors():
-            proba = np.asarray(model.predict(dataset, verbose=0), dtype=np.float64)
+            with image_read_errors():
+                proba = self.model_.predict(dataset, verbose=0)
+        proba = np.asarray(proba, dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
+
+    def _cached_parts(self):
+        """Return (fixed, trained) parts of ``model_``; the fixed part's output is cached.
+
+        The pooled features and the head while the backbone stayed frozen; after
+        fine-tuning, the activations at the split point (below which nothing
+        was trained) and the top with the head.
+        """
+        head = self.model_.get_layer("head")
+        if self.fine_tune_index_ is not None and self.history_["fine_tune"]:
+            split = _split_models(self.model_.layers[1], self.fine_tune_index_)
+            if split is not None:
+                bottom, top = split
+                return bottom, keras_model_on(top, head)
+        features = self.model_.layers[self.model_.layers.index(head) - 1].output
+        return _keras_model(self.model_.inputs, features), head
 
     def predict(self, X):
         """Return the most probable class of each sample.

@@ -149,8 +149,13 @@ def test_stage_two_caches_the_split_point(digits, fresh_cache):
         early_stopping=True,
         random_state=0,
     )
-    cached = TransferImageClassifier("mobilenet_v2", cache=True, **params).fit(X[:60], y[:60])
+    other = dict(random_state=1, learning_rate=3e-3, fine_tune_learning_rate=3e-4)
+    TransferImageClassifier("mobilenet_v2", cache=True, **{**params, **other}).fit(X[:60], y[:60])
     assert fresh_cache.misses == 120  # pooled features and split-point activations
+    # A second fit borrows the first one's trainers (head; top and head), which
+    # must start it from its own weights, seeds, optimizer state and learning rate.
+    cached = TransferImageClassifier("mobilenet_v2", cache=True, **params).fit(X[:60], y[:60])
+    assert sum(map(len, fresh_cache._trainers.values())) == 2
     plain = TransferImageClassifier("mobilenet_v2", cache=False, **params).fit(X[:60], y[:60])
     for stage in ("frozen", "fine_tune"):
         np.testing.assert_allclose(
@@ -159,6 +164,27 @@ def test_stage_two_caches_the_split_point(digits, fresh_cache):
     np.testing.assert_allclose(
         cached.predict_proba(X[60:80]), plain.predict_proba(X[60:80]), atol=1e-5
     )
+
+
+def test_trainers_are_lent_to_one_fit_at_a_time(fresh_cache):
+    class Trainer:
+        released = False
+
+        def release(self):
+            self.released = True
+
+    with fresh_cache.borrowed_trainer("head", Trainer) as first:
+        with fresh_cache.borrowed_trainer("head", Trainer) as second:
+            assert second is not first  # a concurrent fit gets its own
+    with fresh_cache.borrowed_trainer("head", Trainer) as third:
+        assert third in (first, second)
+    kept = [first, second]
+    for key in range(3):
+        with fresh_cache.borrowed_trainer(key, Trainer) as trainer:
+            kept.append(trainer)
+    # At most four kept idle: one of the least recently used key's is dropped.
+    assert [trainer.released for trainer in kept].count(True) == 1
+    assert first.released or second.released
 
 
 def test_split_point_crossed_by_a_skip_connection():
