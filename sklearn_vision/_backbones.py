@@ -15,6 +15,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from ._images import check_image_size
+
 # Parameter constraints of every estimator that builds a backbone.
 BACKBONE_PARAMETER_CONSTRAINTS = {
     "weights": [str, os.PathLike, None],
@@ -205,12 +207,9 @@ def weights_identity(weights):
 
 def resolve_image_size(image_size, default, spec=None, name=None):
     """Return ``(height, width)`` from ``image_size`` (int or pair), else ``default``."""
-    size = default if image_size is None else image_size
+    size = check_image_size(default if image_size is None else image_size)
     if size is None:
         raise ValueError("The backbone model has no fixed input size; pass image_size.")
-    size = (size, size) if isinstance(size, Integral) else tuple(int(s) for s in size)
-    if len(size) != 2:
-        raise ValueError(f"image_size must be an int or (height, width); got {size!r}.")
     if spec is not None and min(size) < spec.min_size:
         raise ValueError(
             f"image_size={size} is smaller than the {spec.min_size}x{spec.min_size} "

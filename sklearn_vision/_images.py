@@ -371,7 +371,7 @@ def load_image_folder(
     from ._progress import ProgressBar
 
     root = os.fspath(path)
-    size = _as_size(image_size)
+    size = check_image_size(image_size)
     class_names = _class_folders(root, classes)
     files, labels, skipped = _list_files(root, class_names, extensions)
 
@@ -429,7 +429,11 @@ def load_image_folder(
     return data
 
 
-def _as_size(image_size):
+def check_image_size(image_size):
+    """Return ``image_size`` (a positive int or pair of them) as ``(height, width)``.
+
+    None stays None.
+    """
     if image_size is None:
         return None
     size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)

@@ -163,6 +163,16 @@ def test_bad_images_are_refused(X, message):
         small_cnn().fit(X, y)
 
 
+@pytest.mark.parametrize("image_size", [(0, 5), (32, 32, 3), (32.5, 32)])
+def test_bad_image_size_is_refused_before_building(digits, image_size):
+    X, y = digits
+    clf = TransferImageClassifier(
+        "mobilenet_v2", weights=None, image_size=image_size, early_stopping=False
+    )
+    with pytest.raises(ValueError, match="image_size must be a positive int"):
+        clf.fit(X[:20], y[:20])
+
+
 def test_too_few_classes_and_too_small_class(digits):
     X, y = digits
     with pytest.raises(ValueError, match="at least 2 classes; got 1"):
