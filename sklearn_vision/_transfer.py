@@ -283,7 +283,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         that holds: no augmentation (new pixels every epoch) and a frozen
         backbone (not ``small_cnn``, which trains all its layers); for stage 2
         also a split point that cuts the network in two. ``True`` raises where
-        it cannot cache; ``False`` is the plain Keras path.
+        it cannot cache; ``False`` is the plain Keras path. Stages trained on
+        cached inputs also reuse the traced training steps of earlier fits of
+        the same architecture in the process (not with ``callbacks``, a
+        ``strategy`` or ``mixed_precision``); the result is the same.
     strategy : None, "mirrored" or tf.distribute.Strategy, default=None
         Strategy under whose scope the model is built, compiled and trained.
     mixed_precision : bool, default=False
