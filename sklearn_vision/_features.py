@@ -261,17 +261,19 @@ def model_key(model, *, image_size, preprocessing):
         preprocessing,
     )
     digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
-    for weights in model.get_weights():
-        digest.update(f"{weights.dtype.str}{weights.shape}".encode())
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest.hexdigest()
+    return _hash_weights(digest, model).hexdigest()
 
 
 def _weights_digest(model):
-    digest = hashlib.blake2b(digest_size=16)
+    return _hash_weights(hashlib.blake2b(digest_size=16), model).hexdigest()
+
+
+def _hash_weights(digest, model):
+    """Feed every weight array of ``model`` (dtype, shape, bytes) to ``digest``."""
     for weights in model.get_weights():
+        digest.update(f"{weights.dtype.str}{weights.shape}".encode())
         digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest.hexdigest()
+    return digest
 
 
 def keras_backend():
