@@ -8,7 +8,8 @@ directory, then measures images per second decoding and resizing all of them:
 - Keras: ``keras.utils.image_dataset_from_directory`` iterated to the end
   (tf.data, parallel decode; it stops at the first bad file);
 - ours: ``load_image_folder(image_size=...)``, which also checks every file and
-  lists the bad ones, with ``n_jobs`` threads (default: all cores);
+  lists the bad ones (headers read with Pillow, then JPEGs decoded and resized
+  with TensorFlow in tf.data), with ``n_jobs`` threads (default: all cores);
 - ours, check only: ``load_image_folder()`` without a size (file names out,
   every file decoded to check it), the input the classifier streams from.
 

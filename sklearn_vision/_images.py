@@ -1,7 +1,9 @@
 """Image input: validation of arrays and file paths, decoding, and the tf.data pipeline.
 
-Validation and decoding use NumPy and Pillow only; TensorFlow is imported inside
-:func:`make_dataset`, the one function that feeds a model.
+Validation and decoding use NumPy and Pillow. TensorFlow is imported only by
+:func:`make_dataset`, which feeds a model, and by :func:`load_image_folder` given
+an ``image_size``, which decodes JPEG and PNG files with TensorFlow's decoders in
+tf.data, as fast as Keras's own loader, to the same pixels Pillow gives.
 """
 
 import os
@@ -128,8 +130,11 @@ def read_image(path, size=None):
     """Decode one image file to an RGB uint8 array, optionally resized to ``(h, w)``.
 
     EXIF orientation is applied; grayscale, palette, CMYK and alpha images are
-    converted to RGB (alpha dropped). A JPEG much larger than ``size`` is decoded
-    at a reduced scale first (libjpeg's DCT scaling), then resized bilinearly.
+    converted to RGB (alpha dropped). With ``size``, a JPEG at least twice as
+    large is decoded at a reduced scale first (libjpeg's DCT scaling, 1/2, 1/4
+    or 1/8, never below ``size``), then resized bilinearly as
+    :func:`tf.image.resize` does (no antialiasing): the pixels Keras's own
+    loaders give, and those of :func:`load_image_folder`.
 
     Parameters
     ----------
@@ -165,27 +170,86 @@ class _EmptyFile(OSError):
     pass
 
 
-def _decode(path, size, *, check_only=False):
-    from PIL import Image, ImageOps
+def _open(path):
+    from PIL import Image
 
     if os.path.getsize(path) == 0:
         raise _EmptyFile
-    with Image.open(path) as image:
-        if check_only:
-            # A small draft still reads every byte, so truncation is caught, faster.
-            image.draft("RGB", (8, 8))
-            image.load()
-            return None
+    return Image.open(path)
+
+
+def _check(path, size=None):
+    """Decode a file only to check it: a small draft still reads every byte, faster."""
+    with _open(path) as image:
+        image.draft("RGB", (8, 8))
+        image.load()
+
+
+def _decode(path, size):
+    from PIL import ImageOps
+
+    with _open(path) as image:
+        orientation = image.getexif().get(_ORIENTATION, 1)
         if size is not None:
-            # draft only ever shrinks to a scale still >= the requested size.
-            image.draft("RGB", (max(size), max(size)))
-        if image.getexif().get(_ORIENTATION, 1) != 1:
+            # Orientations 5 to 8 turn the stored image a quarter turn.
+            height, width = size[::-1] if orientation in (5, 6, 7, 8) else size
+            image.draft("RGB", (width, height))  # the scale _jpeg_scale picks
+        if orientation != 1:
             image = ImageOps.exif_transpose(image)
         if image.mode != "RGB":
             image = image.convert("RGB")
-        if size is not None and image.size != (size[1], size[0]):
-            image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        return np.asarray(image, dtype=np.uint8)
+        image = np.asarray(image, dtype=np.uint8)
+    return image if size is None else resize_bilinear(image, size)
+
+
+def _jpeg_scale(width, height, size):
+    """The DCT scale of a JPEG decoded for ``size``: the largest keeping it as large (as draft)."""
+    fits = [s for s in _JPEG_SCALES if width >= s * size[1] and height >= s * size[0]]
+    return max(fits, default=1)
+
+
+def _interpolation(in_size, out_size):
+    """Source indices and weights of bilinear resizing along one axis, as TensorFlow's.
+
+    ``tf.image.resize`` (half-pixel centres, float32): output ``i`` samples the
+    input at ``(i + 0.5) * in_size / out_size - 0.5``.
+    """
+    scale = np.float32(in_size) / np.float32(out_size)
+    position = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    floor = np.floor(position)
+    lower = np.maximum(floor, 0).astype(np.intp)
+    upper = np.minimum(np.ceil(position), in_size - 1).astype(np.intp)
+    return lower, upper, (position - floor).astype(np.float32)
+
+
+def resize_bilinear(image, size):
+    """Resize an ``(h, w, c)`` uint8 image to ``size`` as ``tf.image.resize`` does, in NumPy.
+
+    Bilinear, without antialiasing, rounded to uint8: the same pixels as the
+    TensorFlow op (the one :func:`load_image_folder` runs in tf.data), without
+    importing TensorFlow.
+    """
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    top, bottom, dy = _interpolation(image.shape[0], height)
+    left, right, dx = _interpolation(image.shape[1], width)
+    dx = dx[:, np.newaxis]
+
+    def along_width(rows):
+        rows = image[rows].astype(np.float32)
+        start = rows[:, left]
+        return start + (rows[:, right] - start) * dx
+
+    upper = along_width(top)
+    resized = upper + (along_width(bottom) - upper) * dy[:, np.newaxis, np.newaxis]
+    return np.rint(resized).astype(np.uint8)
+
+
+# The files TensorFlow's decoders read to the very pixels Pillow gives: 8-bit JPEG
+# and PNG in these raw modes (CMYK, 16-bit and 1-4 bit files are left to Pillow).
+_TENSORFLOW_READS = {"JPEG": {"RGB", "L"}, "PNG": {"RGB", "RGBA", "L", "LA", "P"}}
+_JPEG_SCALES = (1, 2, 4, 8)
 
 
 def _failure_reason(exc):
@@ -313,9 +377,11 @@ def load_image_folder(
     path : str or path-like
         The folder holding one subfolder per class.
     image_size : int or tuple of int (height, width), default=None
-        Also decode every image to this size and return them as ``images``.
-        None returns the file names only (each file is still decoded to check
-        it), the input the classifier and :class:`BackboneFeatures` stream from.
+        Also decode every image to this size and return them as ``images``
+        (JPEG and PNG files with TensorFlow's decoders in tf.data, the others
+        with Pillow, all to the pixels :func:`read_image` gives). None returns
+        the file names only (each file is still decoded to check it), the
+        input the classifier and :class:`BackboneFeatures` stream from.
     classes : list of str, default=None
         The class subfolders to load, in this order (their index is the
         target). None loads every subfolder whose name does not start with a
@@ -365,8 +431,7 @@ def load_image_folder(
     >>> [(pathlib.Path(p).name, reason) for p, reason in data.skipped]
     [('empty.jpg', 'empty file')]
     """
-    from joblib import Parallel, delayed
-    from sklearn.utils import Bunch, gen_even_slices
+    from sklearn.utils import Bunch
 
     from ._progress import ProgressBar
 
@@ -375,23 +440,11 @@ def load_image_folder(
     class_names = _class_folders(root, classes)
     files, labels, skipped = _list_files(root, class_names, extensions)
 
-    n_chunks = max(1, min(len(files) // 32, 4 * os.cpu_count()))
-    chunks = [files[part] for part in gen_even_slices(len(files), n_chunks)]
     progress = ProgressBar(len(files), verbose > 0, unit="files")
-    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(_check_files)(chunk, size) for chunk in chunks
-    )
-    keep, images, reasons = [], [], {}
-    for chunk, outcomes in zip(chunks, results, strict=True):
-        for file, (image, reason) in zip(chunk, outcomes, strict=True):
-            if reason is None:
-                keep.append(True)
-                images.append(image)
-            else:
-                keep.append(False)
-                reasons[file] = reason
-        progress.update(len(chunk), detail=f"{len(reasons)} skipped")
-    keep = np.asarray(keep, dtype=bool)
+    images, reasons = _read_files(files, size, n_jobs, progress)
+    keep = np.ones(len(files), dtype=bool)
+    keep[list(reasons)] = False
+    reasons = {files[index]: reason for index, reason in reasons.items()}
     skipped = sorted(skipped + list(reasons.items()))
 
     filenames = np.asarray(files, dtype=object)[keep]
@@ -423,7 +476,7 @@ def load_image_folder(
         f"{len(skipped)} files skipped.",
     )
     if size is not None:
-        data.images = np.stack(images)
+        data.images = images if keep.all() else images[keep]
     if verbose > 0:
         _report_skipped(data)
     return data
@@ -490,12 +543,135 @@ def _list_files(root, class_names, extensions):
     return files, labels, skipped
 
 
-def _check_files(files, size):
-    """``(image or None, reason or None)`` for each file; decoding checks it."""
+def _read_files(files, size, n_jobs, progress):
+    """Decode every file to check it: ``(images or None, {index: reason})``.
+
+    Without ``size`` Pillow reads every file (no image kept). With it,
+    ``images`` holds one slot per file (those of skipped files unset): JPEG and
+    PNG files that TensorFlow decodes to the same pixels as Pillow go through
+    tf.data, as in Keras's loader; the others, and those TensorFlow fails on,
+    through Pillow, which also says what is wrong with a bad file.
+    """
+    reasons = {}
+
+    def record(indices, outcomes):
+        for index, (image, reason) in zip(indices, outcomes, strict=True):
+            if reason is not None:
+                reasons[index] = reason
+            elif size is not None:
+                images[index] = image
+        progress.update(len(indices), detail=f"{len(reasons)} skipped")
+
+    if size is None:
+        for indices, outcomes in _in_threads(_check, files, range(len(files)), size, n_jobs):
+            record(indices, outcomes)
+        return None, reasons
+
+    images = np.empty((len(files), *size, 3), dtype=np.uint8)
+    done = np.zeros(len(files), dtype=bool)
+    # Headers first, in one thread: opening them is Python work (the GIL).
+    codes = {}
+    for index, (code, reason) in enumerate(_outcomes(_decoder, files, size)):
+        if reason is not None:
+            record([index], [(None, reason)])
+        elif code is not None:
+            codes[index] = code
+    if codes:
+        chosen = np.fromiter(codes, dtype=np.intp, count=len(codes))
+        batches = _read_with_tensorflow(
+            [files[index] for index in chosen],
+            np.fromiter(codes.values(), dtype=np.int32, count=len(codes)),
+            size,
+            n_jobs,
+        )
+        for positions, batch in batches:
+            indices = chosen[positions]
+            images[indices] = batch
+            done[indices] = True
+            progress.update(len(indices), detail=f"{len(reasons)} skipped")
+    done[list(reasons)] = True
+    rest = np.flatnonzero(~done)
+    for indices, outcomes in _in_threads(_decode, files, rest, size, n_jobs):
+        record(indices, outcomes)
+    return images, reasons
+
+
+def _read_with_tensorflow(files, codes, size, n_jobs):
+    """Decode and resize files in tf.data; yield ``(indices, images)`` batches.
+
+    ``codes`` are :func:`_decoder`'s, one per file. Files TensorFlow fails to
+    decode (truncated, corrupt) are in no batch: the caller asks Pillow why.
+    """
+    import tensorflow as tf
+    from joblib import effective_n_jobs
+
+    @tf.autograph.experimental.do_not_convert
+    def load(index, path, code):
+        data = tf.io.read_file(path)
+        branches = [lambda: tf.io.decode_png(data, channels=3)] + [
+            lambda scale=scale: tf.io.decode_jpeg(
+                data, channels=3, ratio=scale, dct_method="INTEGER_ACCURATE"
+            )
+            for scale in _JPEG_SCALES
+        ]
+        image = tf.image.resize(tf.switch_case(code, branches), size)
+        return index, tf.cast(tf.round(image), tf.uint8)
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = effective_n_jobs(n_jobs)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((np.arange(len(files)), files, codes))
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .ignore_errors()
+        .batch(64)
+        .prefetch(1)
+        .with_options(options)
+    )
+    yield from dataset.as_numpy_iterator()
+
+
+def _decoder(path, size):
+    """Read a file's header: its decoder in :func:`_read_with_tensorflow`, or None for Pillow.
+
+    0 is TensorFlow's PNG decoder, 1 to 4 its JPEG decoder at the scale
+    ``_JPEG_SCALES[code - 1]``. None when the file needs Pillow (another format,
+    mode or an EXIF orientation). Raises as :func:`_decode` for empty files and
+    files that are not images.
+    """
+    with _open(path) as image:
+        args = image.tile[0][3] if len(image.tile) == 1 else None
+        raw_mode = args[0] if isinstance(args, tuple) else args
+        if raw_mode not in _TENSORFLOW_READS.get(image.format, ()):
+            return None
+        if image.format == "PNG":
+            # getexif would decode a PNG to look for an eXIf chunk after the pixels.
+            return 0 if "exif" not in image.info else None
+        if image.getexif().get(_ORIENTATION, 1) != 1:
+            return None
+        return 1 + _JPEG_SCALES.index(_jpeg_scale(*image.size, size))
+
+
+def _in_threads(function, files, indices, size, n_jobs):
+    """Yield ``(indices, [(function(file, size), None) or (None, reason), ...])`` by chunk."""
+    from joblib import Parallel, delayed
+    from sklearn.utils import gen_even_slices
+
+    indices = np.asarray(indices, dtype=np.intp)
+    if len(indices) == 0:
+        return
+    n_chunks = max(1, min(len(indices) // 32, 4 * os.cpu_count()))
+    chunks = [indices[part] for part in gen_even_slices(len(indices), n_chunks)]
+    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_outcomes)(function, [files[index] for index in chunk], size) for chunk in chunks
+    )
+    yield from zip(chunks, results, strict=True)
+
+
+def _outcomes(function, files, size):
     outcomes = []
     for file in files:
         try:
-            outcomes.append((_decode(file, size, check_only=size is None), None))
+            outcomes.append((function(file, size), None))
         except Exception as exc:
             reason = _failure_reason(exc)
             if reason is None:

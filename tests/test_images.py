@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from sklearn_vision import load_image_folder, read_image
-from sklearn_vision._images import check_images
+from sklearn_vision._images import check_images, resize_bilinear
 
 
 def test_check_images_forms():
@@ -138,6 +138,41 @@ def test_load_image_folder_survives_bad_files(messy_folder):
     np.testing.assert_array_equal(alpha, [0, 0, 255])  # alpha dropped, colour kept
     for path, image in zip(data.filenames, data.images, strict=True):
         np.testing.assert_array_equal(read_image(path, (12, 16)), image)
+
+
+def test_resize_bilinear_matches_tensorflow():
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        height, width = rng.integers(1, 300, 2)
+        size = tuple(int(s) for s in rng.integers(1, 200, 2))
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = np.rint(tf.image.resize(image, size).numpy()).astype(np.uint8)
+        np.testing.assert_array_equal(resize_bilinear(image, size), expected)
+
+
+def test_load_image_folder_pixels_match_read_image(tmp_path):
+    """TensorFlow's decoders (JPEG at reduced DCT scales, PNG) give Pillow's pixels."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "a").mkdir()
+
+    def noise(width, height, mode="RGB"):
+        pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        return Image.fromarray(pixels).convert(mode)
+
+    for index, width in enumerate([20, 37, 70, 150, 310]):  # DCT scales 1 to 8 for (16, 18)
+        noise(width, width * 3 // 4 + 1).save(tmp_path / "a" / f"{index}.jpg", quality=90)
+    noise(45, 40, "L").save(tmp_path / "a" / "gray.jpg")
+    noise(45, 40, "CMYK").save(tmp_path / "a" / "cmyk.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    noise(80, 50).save(tmp_path / "a" / "rotated.jpg", exif=exif)
+    for mode in ["RGB", "RGBA", "P", "L"]:
+        noise(33, 25, mode).save(tmp_path / "a" / f"{mode}.png")
+    data = load_image_folder(tmp_path, image_size=(16, 18), n_jobs=2)
+    assert len(data.filenames) == 12 and not data.skipped
+    for path, image in zip(data.filenames, data.images, strict=True):
+        np.testing.assert_array_equal(image, read_image(path, (16, 18)), err_msg=path)
 
 
 def test_load_image_folder_without_size_returns_paths(messy_folder):
