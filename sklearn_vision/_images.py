@@ -579,7 +579,7 @@ def _read_files(files, size, n_jobs, progress):
     if codes:
         chosen = np.fromiter(codes, dtype=np.intp, count=len(codes))
         batches = _read_with_tensorflow(
-            [files[index] for index in chosen],
+            [os.fsencode(files[index]) for index in chosen],  # any name, as bytes
             np.fromiter(codes.values(), dtype=np.int32, count=len(codes)),
             size,
             n_jobs,
