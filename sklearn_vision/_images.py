@@ -571,7 +571,7 @@ def _read_files(files, size, n_jobs, progress):
     done = np.zeros(len(files), dtype=bool)
     # Headers first, in one thread: opening them is Python work (the GIL).
     codes = {}
-    for index, (code, reason) in enumerate(_outcomes(_decoder, files, size)):
+    for index, (code, reason) in enumerate(_outcomes(_tensorflow_decoder, files, size)):
         if reason is not None:
             record([index], [(None, reason)])
         elif code is not None:
@@ -599,7 +599,7 @@ def _read_files(files, size, n_jobs, progress):
 def _read_with_tensorflow(files, codes, size, n_jobs):
     """Decode and resize files in tf.data; yield ``(indices, images)`` batches.
 
-    ``codes`` are :func:`_decoder`'s, one per file. Files TensorFlow fails to
+    ``codes`` are :func:`_tensorflow_decoder`'s, one per file. Files TensorFlow fails to
     decode (truncated, corrupt) are in no batch: the caller asks Pillow why.
     """
     import tensorflow as tf
@@ -630,7 +630,7 @@ def _read_with_tensorflow(files, codes, size, n_jobs):
     yield from dataset.as_numpy_iterator()
 
 
-def _decoder(path, size):
+def _tensorflow_decoder(path, size):
     """Read a file's header: its decoder in :func:`_read_with_tensorflow`, or None for Pillow.
 
     0 is TensorFlow's PNG decoder, 1 to 4 its JPEG decoder at the scale
