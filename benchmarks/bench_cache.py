@@ -7,8 +7,8 @@ BatchNorm frozen). Ours is ``TransferImageClassifier`` with ``cache="auto"``,
 starting from an empty cache (and no weights file read before) each time, so
 its times include computing the features and tracing every Keras function.
 Same images, epochs, batch size, CPU; each task is timed ``--repeat`` times on
-both sides and the best time of each is kept (as ``timeit`` does: the others
-measure the machine's other load); the ratios are of this run.
+both sides, taking turns, and the best time of each is kept (as ``timeit`` does:
+the others measure the machine's other load); the ratios are of this run.
 
     python benchmarks/bench_cache.py [--n-images 500] [--image-size 160] [--repeat 3]
                                      [--weights PATH]
@@ -86,19 +86,23 @@ def ours(**params):
     return TransferImageClassifier("mobilenet_v2", early_stopping=False, random_state=0, **params)
 
 
-def timed(function, repeat):
-    """Best wall time of ``repeat`` cold runs of ``function``, and its last result."""
+def best_times(functions, repeat):
+    """Best wall time of each of ``functions`` over ``repeat`` cold rounds, taking turns.
+
+    Taking turns puts a slow minute of the machine on both sides, not on one.
+    """
     from sklearn_vision import _backbones
 
-    times = []
-    for _ in range(repeat):
-        # Cold: our time includes reading the weights and computing the features.
-        set_feature_cache()
-        _backbones._PRETRAINED.clear()
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+    times = np.empty((repeat, len(functions)))
+    for round_ in range(repeat):
+        for column, function in enumerate(functions):
+            # Cold: our time includes reading the weights and computing the features.
+            set_feature_cache()
+            _backbones._PRETRAINED.clear()
+            start = time.perf_counter()
+            function()
+            times[round_, column] = time.perf_counter() - start
+    return times.min(axis=0)
 
 
 def cache_bytes_per_image():
@@ -180,9 +184,7 @@ def main():
         ),
     ]
     for task, plain_run, our_run in tasks:
-        base, _ = timed(plain_run, args.repeat)
-        mine, _ = timed(our_run, args.repeat)
-        report(task, base, mine)
+        report(task, *best_times([plain_run, our_run], args.repeat))
 
     print("\nCache cost per image (float32), each backbone at its default size:")
     print(

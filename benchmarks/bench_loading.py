@@ -14,7 +14,8 @@ directory, then measures images per second decoding and resizing all of them:
   every file decoded to check it), the input the classifier streams from.
 
 Every timing is the best of ``--repeats`` runs after one warm-up (the files are
-in the page cache for all of them), measured in this run and printed as a ratio.
+in the page cache for all of them), the three loaders taking turns, measured in
+this run and printed as a ratio.
 
     python benchmarks/bench_loading.py [--n-images 3000] [--image-size 160]
         [--source-width 400] [--n-jobs -1]
@@ -49,14 +50,21 @@ def write_folder(root, n_images, source_width=400, seed=0):
         )
 
 
-def best_time(function, repeats):
-    function()  # warm-up: page cache, TensorFlow start-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def best_times(functions, repeats):
+    """Best wall time of each function over ``repeats`` rounds, the functions interleaved.
+
+    One warm-up each first (page cache, TensorFlow start-up). Interleaving puts
+    a slow minute of the machine on every side, not on one.
+    """
+    for function in functions:
         function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = np.empty((repeats, len(functions)))
+    for repeat in range(repeats):
+        for column, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            times[repeat, column] = time.perf_counter() - start
+    return times.min(axis=0)
 
 
 def keras_load(root, image_size):
@@ -95,12 +103,14 @@ def main():
             f"{args.image_size}x{args.image_size}, {os.cpu_count()} cores, best of {args.repeats}"
         )
         n = args.n_images
-        keras_time = best_time(lambda: keras_load(root, args.image_size), args.repeats)
-        ours_time = best_time(
-            lambda: load_image_folder(root, image_size=args.image_size, n_jobs=args.n_jobs),
+        keras_time, ours_time, check_time = best_times(
+            [
+                lambda: keras_load(root, args.image_size),
+                lambda: load_image_folder(root, image_size=args.image_size, n_jobs=args.n_jobs),
+                lambda: load_image_folder(root, n_jobs=args.n_jobs),
+            ],
             args.repeats,
         )
-        check_time = best_time(lambda: load_image_folder(root, n_jobs=args.n_jobs), args.repeats)
 
     print("\n| loader | seconds | images/s | vs Keras |\n|---|---|---|---|")
     for name, seconds in [
