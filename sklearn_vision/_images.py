@@ -8,6 +8,7 @@ tf.data, as fast as Keras's own loader, to the same pixels Pillow gives.
 
 import os
 import re
+import struct
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -634,9 +635,9 @@ def _tensorflow_decoder(path, size):
     """Read a file's header: its decoder in :func:`_read_with_tensorflow`, or None for Pillow.
 
     0 is TensorFlow's PNG decoder, 1 to 4 its JPEG decoder at the scale
-    ``_JPEG_SCALES[code - 1]``. None when the file needs Pillow (another format,
-    mode or an EXIF orientation). Raises as :func:`_decode` for empty files and
-    files that are not images.
+    ``_JPEG_SCALES[code - 1]``. None when the file needs Pillow (another format
+    or mode, a JPEG with an EXIF orientation, a PNG with EXIF data). Raises as
+    :func:`_decode` for empty files and files that are not images.
     """
     with _open(path) as image:
         args = image.tile[0][3] if len(image.tile) == 1 else None
@@ -644,11 +645,26 @@ def _tensorflow_decoder(path, size):
         if raw_mode not in _TENSORFLOW_READS.get(image.format, ()):
             return None
         if image.format == "PNG":
-            # getexif would decode a PNG to look for an eXIf chunk after the pixels.
-            return 0 if "exif" not in image.info else None
+            return None if _png_has_exif(path) else 0
         if image.getexif().get(_ORIENTATION, 1) != 1:
             return None
         return 1 + _JPEG_SCALES.index(_jpeg_scale(*image.size, size))
+
+
+def _png_has_exif(path):
+    """Whether a PNG file holds an eXIf chunk, before or after its image data.
+
+    Pillow sees one after the image data only by decoding the image; walking
+    the chunk headers (8 bytes each, seeking over the data) finds it cheaply.
+    """
+    with open(path, "rb") as file:
+        file.seek(8)  # the PNG signature
+        while len(header := file.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", header)
+            if kind in (b"eXIf", b"IEND"):
+                return kind == b"eXIf"
+            file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return False
 
 
 def _in_threads(function, files, indices, size, n_jobs):

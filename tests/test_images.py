@@ -1,3 +1,6 @@
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +154,19 @@ def test_resize_bilinear_matches_tensorflow():
         np.testing.assert_array_equal(resize_bilinear(image, size), expected)
 
 
+def _png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _with_chunk_before_end(png, kind, data):
+    """``png`` with a chunk added just before its IEND chunk."""
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    end = png.rindex(b"IEND") - 4  # the IEND chunk starts with its length
+    return png[:end] + chunk + png[end:]
+
+
 def test_load_image_folder_pixels_match_read_image(tmp_path):
     """TensorFlow's decoders (JPEG at reduced DCT scales, PNG) give Pillow's pixels."""
     rng = np.random.default_rng(0)
@@ -169,8 +185,12 @@ def test_load_image_folder_pixels_match_read_image(tmp_path):
     noise(80, 50).save(tmp_path / "a" / "rotated.jpg", exif=exif)
     for mode in ["RGB", "RGBA", "P", "L"]:
         noise(33, 25, mode).save(tmp_path / "a" / f"{mode}.png")
+    noise(33, 25).save(tmp_path / "a" / "rotated.png", exif=exif)
+    late = tmp_path / "a" / "rotated_late.png"  # its eXIf chunk after the image data
+    late.write_bytes(_with_chunk_before_end(_png_bytes(noise(33, 25)), b"eXIf", exif.tobytes()[6:]))
+    assert read_image(late).shape == (33, 25, 3)  # turned a quarter
     data = load_image_folder(tmp_path, image_size=(16, 18), n_jobs=2)
-    assert len(data.filenames) == 12 and not data.skipped
+    assert len(data.filenames) == 14 and not data.skipped
     for path, image in zip(data.filenames, data.images, strict=True):
         np.testing.assert_array_equal(image, read_image(path, (16, 18)), err_msg=path)
 
