@@ -3,7 +3,7 @@
 Validation and decoding use NumPy and Pillow. TensorFlow is imported only by
 :func:`make_dataset`, which feeds a model, and by :func:`load_image_folder` given
 an ``image_size``, which decodes JPEG and PNG files with TensorFlow's decoders in
-tf.data, as fast as Keras's own loader, to the same pixels Pillow gives.
+tf.data, as Keras's own loader does, to the same pixels Pillow gives.
 """
 
 import os
