@@ -1,9 +1,9 @@
-"""The seeds' learning-curve protocol: LearningCurveEstimator against their plain Keras loop.
+"""A sample-size learning-curve protocol: LearningCurveEstimator against a plain Keras loop.
 
 4 training-set sizes (5%, 10%, 25%, 50% of the training images) x 5 repeats of a
 two-stage MobileNetV2 fit (frozen head, then fine-tuning from ``block_10`` with
 BatchNorm frozen), early stopping that restores the best weights, each fit
-scored on the same held-out split. The baseline is the loop the seeds wrote:
+scored on the same held-out split. The baseline is the loop such studies write by hand:
 a Keras model built and fitted on images for every subsample, no caching. Ours
 is ``LearningCurveEstimator(TransferImageClassifier(...))``: the frozen
 backbone's outputs are computed once per image for the whole run.
@@ -44,7 +44,7 @@ def data(n_images, image_size):
 
 
 def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, seed):
-    """One fit of the seeds' loop: build, train the head, fine-tune, score."""
+    """One fit of the plain loop: build, train the head, fine-tune, score."""
     import keras
     import tensorflow as tf
     from sklearn.model_selection import train_test_split

@@ -3,8 +3,8 @@ Class imbalance: accuracy that lies, and three fixes
 ====================================================
 
 A replay, on bundled data, of what happens when one class is plentiful and
-the others are not (in the seeds' story, a power cut left 20% of the dogs and
-10% of the birds). Three digit classes play cats, dogs and birds: a balanced
+the others are not (say, a collection where only 20% as many dogs and 10% as
+many birds as cats were kept). Three digit classes play cats, dogs and birds: a balanced
 training set, then an imbalanced copy of it, written to a folder as real image
 files with some bad ones among them, the way folders come.
 

@@ -8,7 +8,8 @@ curve through those scores to say what more data would bring. Here the curves
 only see the sizes up to a quarter of the data, and we check their
 extrapolation against the scores measured at the larger sizes.
 
-The models: ``pow2`` (``a * n**b``, the curve of the seeds' gradient descent,
+The models: ``pow2`` (``a * n**b``, the curve the Keras example on sample-size
+estimation fits by gradient descent,
 with no asymptote), ``log2``, ``exp3``, and the saturating ``pow3``, ``pow4``,
 ``mmf4`` and ``wbl4`` that the LCDB study (Mohr et al. 2022) found best at
 extrapolating; ``"auto"`` chooses among the last four by how well each,

@@ -1,5 +1,5 @@
 """
-The seeds' study with ImageNet weights: how many photos for 95%?
+A sample-size study with ImageNet weights: how many photos for 95%?
 ================================================================
 
 The full protocol on a folder of photos, one subfolder per class, with a
