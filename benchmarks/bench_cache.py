@@ -1,6 +1,7 @@
 """What the feature cache buys: TransferImageClassifier against a plain Keras loop.
 
-The baseline is the seeds' approach written out in plain Keras: MobileNetV2
+The baseline is the usual approach written out in plain Keras (Chollet's 2016
+"very little data" post, the Keras transfer-learning guide): MobileNetV2
 without top, a new head, ``model.fit`` on a tf.data pipeline of preprocessed
 images every epoch (frozen backbone; then unfreezing from ``block_10`` with
 BatchNorm frozen). Ours is ``TransferImageClassifier`` with ``cache="auto"``,
@@ -27,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
 
-from sklearn_vision import BACKBONES, TransferImageClassifier, set_feature_cache  # noqa: E402
+from sklearn_vision import BACKBONES, TransferImageClassifier, feature_cache_context  # noqa: E402
 from sklearn_vision.datasets import load_digits_images  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "weights"
@@ -35,7 +36,7 @@ REAL_WEIGHTS = SHARED / "mobilenet_v2_1.0_stanford_dogs_no_top.weights.h5"
 
 
 def plain_keras_fit(X, y, *, weights, image_size, epochs, fine_tune_epochs=0, batch_size=32):
-    """The seeds' loop: frozen head training, then optionally fine-tuning from block_10."""
+    """The plain loop: frozen head training, then optionally fine-tuning from block_10."""
     import keras
     import tensorflow as tf
 
@@ -91,17 +92,14 @@ def best_times(functions, repeat):
 
     Taking turns puts a slow minute of the machine on both sides, not on one.
     """
-    from sklearn_vision import _backbones
-
     times = np.empty((repeat, len(functions)))
     for round_ in range(repeat):
         for column, function in enumerate(functions):
             # Cold: our time includes reading the weights and computing the features.
-            set_feature_cache()
-            _backbones._PRETRAINED.clear()
-            start = time.perf_counter()
-            function()
-            times[round_, column] = time.perf_counter() - start
+            with feature_cache_context():
+                start = time.perf_counter()
+                function()
+                times[round_, column] = time.perf_counter() - start
     return times.min(axis=0)
 
 

@@ -1,9 +1,11 @@
 """sklearn-vision: Keras transfer learning for images as scikit-learn estimators."""
 
 from ._backbones import BACKBONES
-from ._features import BackboneFeatures, FeatureCache, get_feature_cache, set_feature_cache
-from ._images import load_image_folder, read_image
+from ._cache import FeatureCache, feature_cache_context, get_feature_cache, set_feature_cache
+from ._decoding import read_image
+from ._features import BackboneFeatures
 from ._learning_curve import LearningCurveEstimator
+from ._loaders import load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import PowerLawRegressor
 from ._transfer import TransferImageClassifier
@@ -20,6 +22,7 @@ __all__ = [
     "TrainingHistoryDisplay",
     "TransferImageClassifier",
     "__version__",
+    "feature_cache_context",
     "get_feature_cache",
     "load_image_folder",
     "read_image",

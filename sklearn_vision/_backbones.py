@@ -7,15 +7,15 @@ preprocessing module, and :func:`build_backbone` imports them when a model is bu
 import importlib
 import os
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from ._cache import get_feature_cache
 from ._images import check_image_size
+from ._keras_utils import clone_with_weights
 
 # Parameter constraints of every estimator that builds a backbone.
 BACKBONE_PARAMETER_CONSTRAINTS = {
@@ -160,22 +160,30 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
     constructor = getattr(keras.applications, spec.constructor)
     kwargs = {"include_top": False, "weights": weights, "input_shape": input_shape}
     kwargs.update(backbone_kwargs or {})
-    # Reading a weights file costs about as much as building the network, and
-    # a learning curve builds it for every fit: keep the last files' arrays.
     identity = weights_identity(weights)
-    slot = None if identity is None else (spec.constructor, identity, repr(sorted(kwargs.items())))
-    with _PRETRAINED_LOCK:
-        arrays = _PRETRAINED.get(slot)
-        if arrays is not None:
-            _PRETRAINED.move_to_end(slot)
-    if arrays is not None:
-        model = constructor(**{**kwargs, "weights": None})
-        model.set_weights(arrays)
+    if identity is None:
+        return constructor(**kwargs)
+    # Reading a weights file costs about as much as building the network, and
+    # a learning curve builds it for every fit: the cache keeps the arrays of
+    # the last files read.
+    store = get_feature_cache()
+    slot = (spec.constructor, identity, repr(sorted(kwargs.items())))
+    arrays = store.pretrained_weights.get(slot)
+    if arrays is None:
+        model = _with_pretrained_weights(constructor, spec, kwargs)
+        store.pretrained_weights.put(slot, [np.array(w, copy=True) for w in model.get_weights()])
         return model
+    model = constructor(**{**kwargs, "weights": None})
+    model.set_weights(arrays)
+    return model
+
+
+def _with_pretrained_weights(constructor, spec, kwargs):
+    """Build with the pretrained weights, saying what to do when they cannot be had."""
     try:
-        model = constructor(**kwargs)
+        return constructor(**kwargs)
     except Exception as exc:
-        if weights != "imagenet" or not _looks_like_download_error(exc):
+        if kwargs["weights"] != "imagenet" or not _looks_like_download_error(exc):
             raise
         raise OSError(
             f"Could not download the ImageNet weights of {spec.constructor} ({exc}). "
@@ -183,16 +191,6 @@ def build_backbone(spec, *, weights, image_size, backbone_kwargs, seed):
             "the file Keras asks for in its cache (KERAS_HOME/models, ~/.keras/models "
             "by default)."
         ) from exc
-    if slot is not None:
-        with _PRETRAINED_LOCK:
-            _PRETRAINED[slot] = [np.array(w, copy=True) for w in model.get_weights()]
-            while len(_PRETRAINED) > 2:
-                _PRETRAINED.popitem(last=False)
-    return model
-
-
-_PRETRAINED = OrderedDict()
-_PRETRAINED_LOCK = threading.Lock()
 
 
 def weights_identity(weights):
@@ -229,10 +227,7 @@ def _copy_of_user_model(backbone, weights):
             f"one; the callable returned {type(model).__name__}."
         )
     if model is backbone:
-        # Never train the caller's model: work on a copy with the same weights.
-        copy = keras.models.clone_model(model)
-        copy.set_weights(model.get_weights())
-        model = copy
+        model = clone_with_weights(model)  # never train the caller's model
     if weights not in (None, "imagenet"):
         model.load_weights(weights)
     return model
@@ -307,17 +302,3 @@ def fine_tune_index(backbone, fine_tune_from, pattern=None):
     if isinstance(fine_tune_from, Real):
         return n_layers - max(1, round(float(fine_tune_from) * n_layers))
     raise TypeError(f"Unsupported fine_tune_from={fine_tune_from!r}.")
-
-
-def release_step_functions(model):
-    """Drop the traced train/test/predict functions of ``model`` and its sub-models.
-
-    Keras keeps them on the model, and TensorFlow keeps their traces, which
-    close over the model: without this a discarded model stays alive.
-    """
-    import keras
-
-    model.train_function = model.test_function = model.predict_function = None
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            release_step_functions(layer)

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from . import __version__
+from ._backbones import BACKBONES
 
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.
@@ -70,7 +71,9 @@ def _parser():
     sample_size.add_argument(
         "folder", nargs="?", metavar="FOLDER", help="folder of class subfolders of images"
     )
-    sample_size.add_argument("--target", type=_fraction, default=0.95, help="target accuracy")
+    sample_size.add_argument(
+        "--target", type=_fraction, default=0.95, help="target accuracy (default: 0.95)"
+    )
     _model_arguments(sample_size)
     sample_size.add_argument(
         "--train-sizes",
@@ -80,16 +83,27 @@ def _parser():
         help="subsample sizes: fractions of the training data or image counts "
         "(default: 0.05,0.1,0.25,0.5)",
     )
-    sample_size.add_argument("--repeats", type=_positive_int, default=5, help="fits per size")
+    sample_size.add_argument(
+        "--repeats", type=_positive_int, default=5, help="fits per size (default: 5)"
+    )
     sample_size.add_argument(
         "--test-size", type=_fraction, default=0.1, help="held-out fraction (default: 0.1)"
     )
-    sample_size.add_argument("--plot", metavar="PNG", help="write the learning-curve plot here")
-    sample_size.add_argument("--json", metavar="FILE", help="write a JSON record here")
     sample_size.add_argument(
-        "--n-jobs", type=int, default=None, help="fits in parallel (joblib; -1: all cores)"
+        "--plot", metavar="PNG", help="write the learning-curve plot here (default: no plot)"
     )
-    sample_size.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sample_size.add_argument(
+        "--json", metavar="FILE", help="write a JSON record here (default: no record)"
+    )
+    sample_size.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="fits in parallel (joblib; -1: all cores; default: 1)",
+    )
+    sample_size.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (default: shown)"
+    )
     sample_size.set_defaults(run=_sample_size)
 
     train = commands.add_parser(
@@ -101,7 +115,9 @@ def _parser():
     train.add_argument("folder", metavar="FOLDER", help="folder of class subfolders of images")
     train.add_argument("--out", required=True, metavar="FILE", help="where to save the model")
     _model_arguments(train)
-    train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (default: shown)"
+    )
     train.set_defaults(run=_train)
 
     predict = commands.add_parser(
@@ -111,7 +127,11 @@ def _parser():
     )
     predict.add_argument("model", metavar="MODEL", help="a model saved by `train`")
     predict.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    predict.add_argument("--csv", action="store_true", help="CSV (file,label,probability)")
+    predict.add_argument(
+        "--csv",
+        action="store_true",
+        help="CSV (file,label,probability) instead of tab-separated lines (default: tab-separated)",
+    )
     predict.set_defaults(run=_predict)
     return parser
 
@@ -120,14 +140,20 @@ def _model_arguments(parser):
     group = parser.add_argument_group("model")
     group.add_argument(
         "--backbone",
-        help="keras.applications backbone or small_cnn (default: mobilenet_v2; "
-        "small_cnn on the bundled data)",
+        choices=sorted(BACKBONES),
+        metavar="NAME",
+        help="keras.applications backbone or small_cnn, one of: "
+        f"{', '.join(sorted(BACKBONES))} (default: mobilenet_v2; small_cnn on the bundled data)",
     )
     group.add_argument(
         "--weights",
         help="imagenet, none, or a weights file (default: imagenet; none for small_cnn)",
     )
-    group.add_argument("--image-size", type=_positive_int, help="input size in pixels")
+    group.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="input size in pixels (default: the backbone's own; 32 on the bundled data)",
+    )
     group.add_argument(
         "--epochs", type=_positive_int, help="frozen-stage epochs (default: 10; 30 from scratch)"
     )
@@ -143,9 +169,14 @@ def _model_arguments(parser):
         help="second stage: fine-tune the backbone's top blocks (default: on)",
     )
     group.add_argument(
-        "--fine-tune-epochs", type=_positive_int, default=20, help="fine-tuning epochs"
+        "--fine-tune-epochs",
+        type=_positive_int,
+        default=20,
+        help="fine-tuning epochs (default: 20)",
     )
-    group.add_argument("--batch-size", type=_positive_int, help="default: 32; 16 from scratch")
+    group.add_argument(
+        "--batch-size", type=_positive_int, help="images per step (default: 32; 16 from scratch)"
+    )
     group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
@@ -197,7 +228,7 @@ def _load(args):
         )
         return data.images, labels, description, []
 
-    from ._images import load_image_folder
+    from ._loaders import load_image_folder
 
     data = load_image_folder(args.folder, n_jobs=-1, verbose=int(not args.quiet))
     labels = np.asarray(data.target_names, dtype=object)[data.target]
@@ -447,7 +478,7 @@ def _train(args):
 def _predict(args):
     import joblib
 
-    from ._images import read_image
+    from ._decoding import read_image
 
     clf = joblib.load(args.model)
     if not hasattr(clf, "predict_proba") or not hasattr(clf, "classes_"):

@@ -1,4 +1,4 @@
-"""Backbone features: the BackboneFeatures transformer and the cache every fit shares.
+"""Backbone features: the BackboneFeatures transformer, and model outputs through the cache.
 
 A frozen backbone in inference mode is a pure function of the image, so its
 output is computed once per (model, image) and reused by every fit in the
@@ -8,9 +8,6 @@ process: each epoch, fold, grid point and learning-curve subsample.
 import hashlib
 import json
 import os
-import threading
-from collections import OrderedDict
-from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -24,209 +21,20 @@ from ._backbones import (
     get_spec,
     make_backbone,
     preprocess_function,
-    release_step_functions,
 )
-from ._images import check_images, image_read_errors, make_dataset
-
-
-class FeatureCache:
-    """An LRU store of per-image model outputs, bounded in bytes, optionally on disk.
-
-    Keys are ``(model_key, image_key)``: :func:`model_key` fingerprints the
-    weights and architecture that produce the output, :func:`image_keys` the
-    content of each image (or a file's path, size and modification time), so a
-    change to either is a miss, never a stale hit.
-
-    Parameters
-    ----------
-    max_bytes : int, default=2 GiB
-        Memory bound; least recently used entries are dropped beyond it.
-    location : str or None, default=None
-        A folder where entries are also written (one ``.npy`` file each), for
-        datasets larger than memory and across processes. Nothing else in it is
-        touched.
-    """
-
-    def __init__(self, max_bytes=2 * 2**30, location=None):
-        self.max_bytes = int(max_bytes)
-        self.location = location
-        self._entries = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-        self._functions = OrderedDict()  # (model key, input spec) -> traced inference
-        self._seen = set()
-        self._backbones = OrderedDict()  # build parameters -> (built, weights digest)
-        self._trainers = OrderedDict()  # architecture and optimizer -> idle trainers
-
-    @property
-    def nbytes(self):
-        """Bytes held in memory."""
-        return self._bytes
-
-    def __len__(self):
-        return len(self._entries)
-
-    def clear(self):
-        """Drop every entry held in memory (files under ``location`` stay)."""
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-            self._functions.clear()
-            self._backbones.clear()
-            self._trainers.clear()
-
-    def shared_backbone(self, key, build):
-        """Return what ``build()`` returns for ``key``, built once and shared.
-
-        For frozen backbones with pretrained weights, which no fit changes:
-        every fit that trains only a head on one (each fit of a frozen-stage
-        learning curve, cross-validation or grid search) shares one model
-        instead of building its own, about a second for MobileNetV2 on CPU.
-        ``build()`` returns ``(backbone, extra)``. The weights are hashed when
-        stored and checked when served: a shared backbone that was changed
-        after all (a user training ``model_`` by hand) is rebuilt, never
-        served. At most two are kept.
-        """
-        with self._lock:
-            entry = self._backbones.get(key)
-        if entry is not None and _weights_digest(entry[0][0]) == entry[1]:
-            with self._lock:
-                if key in self._backbones:
-                    self._backbones.move_to_end(key)
-            return entry[0]
-        built = build()
-        with self._lock:
-            self._backbones[key] = (built, _weights_digest(built[0]))
-            while len(self._backbones) > 2:
-                self._backbones.popitem(last=False)
-        return built
-
-    @contextmanager
-    def borrowed_trainer(self, key, build):
-        """Lend a trainer for ``key`` (what ``build()`` returns), kept between fits.
-
-        Tracing a Keras model's training step costs more than training a head
-        for ten epochs on cached features. A trainer is a compiled model whose
-        traced steps outlive the fit: each fit copies its own starting state in,
-        trains it, copies the result out, and gives it back for the next fit of
-        the same architecture and optimizer. A trainer is lent to one fit at a
-        time (concurrent fits each get one); at most four are kept idle, and
-        ``release()`` is called on one that is dropped.
-        """
-        with self._lock:
-            idle = self._trainers.get(key)
-            trainer = idle.pop() if idle else None
-        if trainer is None:
-            trainer = build()
-        try:
-            yield trainer
-        finally:
-            with self._lock:
-                self._trainers.setdefault(key, []).append(trainer)
-                self._trainers.move_to_end(key)
-                while sum(map(len, self._trainers.values())) > 4:
-                    oldest = next(iter(self._trainers))
-                    self._trainers[oldest].pop(0).release()
-                    if not self._trainers[oldest]:
-                        del self._trainers[oldest]
-
-    def inference_function(self, key, model, input_spec):
-        """Return a traced inference function of what ``key`` fingerprints.
-
-        Tracing a backbone costs about as much as running it on a few hundred
-        small images, and each fit builds its own model. The first time a key
-        needs computing, ``model`` is traced and not kept (the caller may go on
-        to train it); from the second time on, a frozen copy of it is kept,
-        traced once, and serves every later miss of that key. At most two
-        copies are kept.
-        """
-        slot = (key, repr(input_spec))
-        with self._lock:
-            function = self._functions.get(slot)
-            if function is not None:
-                self._functions.move_to_end(slot)
-                return function
-            first_time = slot not in self._seen
-            self._seen.add(slot)
-        if first_time:
-            return _traced_inference(model, input_spec)
-        function = _traced_inference(_frozen_copy(model), input_spec)
-        with self._lock:
-            self._functions[slot] = function
-            while len(self._functions) > 2:
-                self._functions.popitem(last=False)
-        return function
-
-    def _path(self, key):
-        model, image = key
-        return os.path.join(self.location, model, image + ".npy")
-
-    def get(self, key):
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return value
-        if self.location is not None and os.path.exists(self._path(key)):
-            value = np.load(self._path(key))
-            self._remember(key, value)
-            self.hits += 1
-            return value
-        self.misses += 1
-        return None
-
-    def put(self, key, value):
-        value = np.ascontiguousarray(value)
-        if self.location is not None:
-            path = self._path(key)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp.npy"
-            np.save(temporary, value)
-            os.replace(temporary, path)  # atomic: readers never see half a file
-        self._remember(key, value)
-
-    def _remember(self, key, value):
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = value
-            self._bytes += value.nbytes
-            while self._bytes > self.max_bytes and self._entries:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= dropped.nbytes
-
-
-_CACHE = FeatureCache()
-
-
-def get_feature_cache():
-    """Return the process-wide :class:`FeatureCache` that backbone features go through."""
-    return _CACHE
-
-
-def set_feature_cache(*, max_bytes=None, location=None):
-    """Configure the process-wide feature cache; return it.
-
-    Parameters
-    ----------
-    max_bytes : int, default=None
-        New memory bound (``None`` keeps the current one).
-    location : str or None, default=None
-        Folder for an on-disk copy of every entry; ``None`` keeps features in
-        memory only.
-
-    Returns
-    -------
-    cache : FeatureCache
-        The (new) process-wide cache.
-    """
-    global _CACHE
-    _CACHE = FeatureCache(
-        max_bytes=_CACHE.max_bytes if max_bytes is None else max_bytes, location=location
-    )
-    return _CACHE
+from ._cache import get_feature_cache
+from ._images import check_images
+from ._keras_utils import (
+    architecture,
+    clone_with_weights,
+    hash_weights,
+    inference,
+    keras_backend,
+    pooled_model,
+    seeded_keras,
+    traced_inference,
+)
+from ._tf_data import image_read_errors, make_dataset
 
 
 def image_keys(images):
@@ -261,80 +69,7 @@ def model_key(model, *, image_size, preprocessing):
         preprocessing,
     )
     digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
-    return _hash_weights(digest, model).hexdigest()
-
-
-def _weights_digest(model):
-    return _hash_weights(hashlib.blake2b(digest_size=16), model).hexdigest()
-
-
-def _hash_weights(digest, model):
-    """Feed every weight array of ``model`` (dtype, shape, bytes) to ``digest``."""
-    for weights in model.get_weights():
-        digest.update(f"{weights.dtype.str}{weights.shape}".encode())
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest
-
-
-def keras_backend():
-    import keras
-
-    return keras.backend.backend()
-
-
-def architecture(model):
-    """Describe ``model``'s layers, in order: their kind and configuration.
-
-    Layer names are left out: Keras numbers them per process (input_layer_7),
-    so the same network built twice would describe differently.
-    """
-    return [
-        (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
-        for layer in leaf_layers(model)
-    ]
-
-
-def leaf_layers(model):
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from leaf_layers(layer)
-        else:
-            yield layer
-
-
-def _frozen_copy(model):
-    """A copy of ``model`` with its current weights, that no fit will train."""
-    import keras
-
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    copy.trainable = False
-    return copy
-
-
-def _traced_inference(model, input_spec):
-    """One ``tf.function`` of ``model`` in inference mode, for any batch size.
-
-    ``Model.predict`` traces the model once per batch shape, so a last, smaller
-    batch costs a second trace of the whole backbone.
-    """
-    import tensorflow as tf
-
-    return tf.function(lambda batch: model(batch, training=False), input_signature=[input_spec])
-
-
-def inference(model, dataset, function=None):
-    """Return ``model``'s inference-mode output on every batch of ``dataset``."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        output = model.predict(dataset, verbose=0)
-        release_step_functions(model)
-        return output
-    function = function or _traced_inference(model, dataset.element_spec)
-    return np.concatenate([function(batch).numpy() for batch in dataset])
+    return hash_weights(digest, model).hexdigest()
 
 
 def cached_predict(model, images, *, image_size, preprocessing, batch_size, cache=True):
@@ -351,7 +86,12 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
         )
         function = None
         if store is not None and keras_backend() == "tensorflow":
-            function = store.inference_function(key, model, dataset.element_spec)
+            spec = dataset.element_spec
+            function = store.inference_function(
+                (key, repr(spec)),
+                trace=lambda: traced_inference(model, spec),
+                trace_copy=lambda: traced_inference(clone_with_weights(model, trainable=False), spec),
+            )
         with image_read_errors():
             return inference(model, dataset, function)
 
@@ -368,22 +108,6 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
             store.put((key, keys[i]), value)
             found[i] = value
     return np.stack(found)
-
-
-def feature_model(backbone, pooling):
-    """Return ``backbone`` followed by global pooling, in inference mode."""
-    import keras
-
-    inputs = keras.Input(backbone.input_shape[1:])
-    x = backbone(inputs, training=False)
-    if len(x.shape) == 4:
-        pool = (
-            keras.layers.GlobalAveragePooling2D
-            if pooling == "avg"
-            else keras.layers.GlobalMaxPooling2D
-        )
-        x = pool(name=f"{pooling}_pool")(x)
-    return keras.Model(inputs, x, name="features")
 
 
 class BackboneFeatures(TransformerMixin, BaseEstimator):
@@ -470,6 +194,15 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         self.cache = cache
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Images (n, h, w[, c]) or a column of file paths, not a table.
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Build the backbone; nothing is learnt.
@@ -486,12 +219,10 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         self : BackboneFeatures
             The transformer, ready to transform.
         """
-        from ._transfer import _seeded_keras
-
         images = check_images(X)
         self.n_features_in_ = images.n_features
         seed = np.random.randint(2**31 - 1) if self.random_state is None else self.random_state
-        with _seeded_keras(seed):
+        with seeded_keras(seed):
             backbone, self.image_size_, _ = make_backbone(
                 self.backbone,
                 weights=self.weights,
@@ -499,7 +230,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
                 backbone_kwargs=self.backbone_kwargs,
                 seed=seed,
             )
-            self.model_ = feature_model(backbone, self.pooling)
+            self.model_ = pooled_model(backbone, pooling=self.pooling, name="features")
         self.n_features_out_ = int(self.model_.output.shape[-1])
         return self
 

@@ -5,7 +5,6 @@ each fit on held-out data, fits a learning curve through the scores and reads
 off the score at larger sizes, or the size at which a target score is reached.
 """
 
-import sys
 import time
 import warnings
 from numbers import Integral, Real
@@ -15,13 +14,21 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone,
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv, train_test_split
-from sklearn.utils import ClassifierTags, _safe_indexing, check_random_state, indexable, resample
+from sklearn.utils import (
+    ClassifierTags,
+    _safe_indexing,
+    check_random_state,
+    get_tags,
+    indexable,
+    resample,
+)
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_method_params,
+    _estimator_has,
     check_is_fitted,
     column_or_1d,
 )
@@ -100,30 +107,6 @@ def _subsample(y, n_samples, sampling, rng):
     )
 
 
-def _release_keras_state(estimator):
-    """Drop the traced Keras functions of a fitted estimator's models, if any.
-
-    TensorFlow keeps the traces of ``Model.fit``/``predict``, and they keep
-    their model alive; dropping them lets a finished fit's model be freed.
-    """
-    if "keras" not in sys.modules:
-        return
-    import keras
-
-    from ._backbones import release_step_functions
-
-    for value in vars(estimator).values():
-        if isinstance(value, keras.Model):
-            release_step_functions(value)
-        elif isinstance(value, BaseEstimator):
-            _release_keras_state(value)
-        elif isinstance(value, list):  # Pipeline steps
-            for item in value:
-                step = item[-1] if isinstance(item, tuple) else item
-                if isinstance(step, BaseEstimator):
-                    _release_keras_state(step)
-
-
 def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
     """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds)."""
     fit_params = _check_method_params(X, params=fit_params, indices=train)
@@ -131,7 +114,6 @@ def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
     estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
     fit_time = time.perf_counter() - start
     score = scorer(estimator, _safe_indexing(X, test), y[test])
-    _release_keras_state(estimator)
     return float(score), fit_time
 
 
@@ -142,15 +124,6 @@ def _is_classifier(estimator):
     scikit-learn did before 1.6, which scikit-learn 1.9 no longer reads.
     """
     return is_classifier(estimator) or getattr(estimator, "_estimator_type", None) == "classifier"
-
-
-def _estimator_has(attr):
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
 
 
 class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
@@ -303,7 +276,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        inner = self.estimator.__sklearn_tags__()
+        inner = get_tags(self.estimator)
         tags.estimator_type = inner.estimator_type
         tags.classifier_tags = inner.classifier_tags
         tags.regressor_tags = inner.regressor_tags

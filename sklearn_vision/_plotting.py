@@ -5,7 +5,14 @@ matplotlib is imported only when a display is drawn.
 
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
+from sklearn.utils._plotting import _validate_score_name, _validate_style_kwargs
 from sklearn.utils.validation import check_is_fitted
+
+
+def _scoring_name(estimator):
+    """The ``scoring`` of a learning curve, where it has a name (a string or a function)."""
+    scoring = estimator.scoring
+    return scoring if isinstance(scoring, str) or hasattr(scoring, "__name__") else None
 
 
 def _axes(ax):
@@ -90,7 +97,18 @@ class LearningCurveExtrapolationDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, *, target=None, max_samples=None, confidence=0.95, ax=None, log_x=True
+        cls,
+        estimator,
+        *,
+        target=None,
+        max_samples=None,
+        confidence=0.95,
+        ax=None,
+        log_x=True,
+        score_name=None,
+        errorbar_kw=None,
+        line_kw=None,
+        fill_between_kw=None,
     ):
         """Draw a fitted :class:`LearningCurveEstimator`.
 
@@ -109,6 +127,12 @@ class LearningCurveExtrapolationDisplay:
             Where to draw; a new figure by default.
         log_x : bool, default=True
             Logarithmic size axis.
+        score_name : str, default=None
+            Label of the y axis; by default the name of ``estimator.scoring``
+            (``"neg_log_loss"`` reads "Negative log loss"), as in
+            :class:`~sklearn.model_selection.LearningCurveDisplay`.
+        errorbar_kw, line_kw, fill_between_kw : dict, default=None
+            Passed to :meth:`plot`.
 
         Returns
         -------
@@ -126,7 +150,6 @@ class LearningCurveExtrapolationDisplay:
         lower = upper = None
         if confidence is not None and hasattr(estimator.curve_, "predict_interval"):
             lower, upper = estimator.score_interval(sizes, confidence=confidence)
-        scoring = estimator.scoring if isinstance(estimator.scoring, str) else "Score"
         display = cls(
             train_sizes=estimator.train_sizes_,
             scores=estimator.scores_,
@@ -138,11 +161,17 @@ class LearningCurveExtrapolationDisplay:
             test_score=getattr(estimator, "test_score_", None),
             target=target,
             samples_needed=needed,
-            score_name=scoring.replace("_", " ").capitalize(),
+            score_name=_validate_score_name(score_name, _scoring_name(estimator), False),
         )
-        return display.plot(ax=ax, log_x=log_x)
+        return display.plot(
+            ax=ax,
+            log_x=log_x,
+            errorbar_kw=errorbar_kw,
+            line_kw=line_kw,
+            fill_between_kw=fill_between_kw,
+        )
 
-    def plot(self, ax=None, *, log_x=True):
+    def plot(self, ax=None, *, log_x=True, errorbar_kw=None, line_kw=None, fill_between_kw=None):
         """Draw the display.
 
         Parameters
@@ -151,6 +180,12 @@ class LearningCurveExtrapolationDisplay:
             Where to draw; a new figure by default.
         log_x : bool, default=True
             Logarithmic size axis.
+        errorbar_kw : dict, default=None
+            Keyword arguments of ``ax.errorbar`` for the observed scores.
+        line_kw : dict, default=None
+            Keyword arguments of ``ax.plot`` for the fitted curve.
+        fill_between_kw : dict, default=None
+            Keyword arguments of ``ax.fill_between`` for the interval band.
 
         Returns
         -------
@@ -160,24 +195,23 @@ class LearningCurveExtrapolationDisplay:
         check_matplotlib_support(f"{type(self).__name__}.plot")
         ax = _axes(ax)
         scores = np.asarray(self.scores, dtype=float)
-        self.scores_line_ = ax.errorbar(
-            self.train_sizes,
-            scores.mean(axis=1),
-            yerr=scores.std(axis=1),
-            fmt="o",
-            capsize=3,
-            label=f"Observed (mean ± sd of {scores.shape[1]})",
+        errorbar_kw = _validate_style_kwargs(
+            {"fmt": "o", "capsize": 3, "label": f"Observed (mean ± sd of {scores.shape[1]})"},
+            errorbar_kw or {},
         )
-        (self.curve_line_,) = ax.plot(self.curve_sizes, self.curve_scores, label="Learning curve")
+        self.scores_line_ = ax.errorbar(
+            self.train_sizes, scores.mean(axis=1), yerr=scores.std(axis=1), **errorbar_kw
+        )
+        line_kw = _validate_style_kwargs({"label": "Learning curve"}, line_kw or {})
+        (self.curve_line_,) = ax.plot(self.curve_sizes, self.curve_scores, **line_kw)
         self.band_ = None
         if self.curve_lower is not None:
+            fill_between_kw = _validate_style_kwargs(
+                {"alpha": 0.2, "color": self.curve_line_.get_color(), "label": "Interval"},
+                fill_between_kw or {},
+            )
             self.band_ = ax.fill_between(
-                self.curve_sizes,
-                self.curve_lower,
-                self.curve_upper,
-                alpha=0.2,
-                color=self.curve_line_.get_color(),
-                label="Interval",
+                self.curve_sizes, self.curve_lower, self.curve_upper, **fill_between_kw
             )
         self.test_point_ = None
         if self.test_score is not None:
@@ -234,7 +268,7 @@ class TrainingHistoryDisplay:
         self.metrics = metrics
 
     @classmethod
-    def from_estimator(cls, estimator, *, metrics=("loss", "accuracy"), axes=None):
+    def from_estimator(cls, estimator, *, metrics=("loss", "accuracy"), axes=None, line_kw=None):
         """Draw the training history of a fitted :class:`TransferImageClassifier`.
 
         Parameters
@@ -246,6 +280,8 @@ class TrainingHistoryDisplay:
             One panel per metric.
         axes : array of matplotlib Axes, default=None
             One per metric; a new figure by default.
+        line_kw : dict, default=None
+            Passed to :meth:`plot`.
 
         Returns
         -------
@@ -262,15 +298,17 @@ class TrainingHistoryDisplay:
                     f"{type(estimator).__name__} has no history_: pass a fitted "
                     "TransferImageClassifier."
                 )
-        return cls(history=estimator.history_, metrics=metrics).plot(axes=axes)
+        return cls(history=estimator.history_, metrics=metrics).plot(axes=axes, line_kw=line_kw)
 
-    def plot(self, axes=None):
+    def plot(self, axes=None, *, line_kw=None):
         """Draw the display.
 
         Parameters
         ----------
         axes : array of matplotlib Axes, default=None
             One per metric; a new figure by default.
+        line_kw : dict, default=None
+            Keyword arguments of ``ax.plot`` for every training and validation curve.
 
         Returns
         -------
@@ -293,7 +331,10 @@ class TrainingHistoryDisplay:
                 lines[kind] = None
                 if values:
                     epochs = np.arange(1, len(values) + 1)
-                    (lines[kind],) = ax.plot(epochs, values, marker=".", label=kind.capitalize())
+                    style = _validate_style_kwargs(
+                        {"marker": ".", "label": kind.capitalize()}, line_kw or {}
+                    )
+                    (lines[kind],) = ax.plot(epochs, values, **style)
             self.lines_[metric] = lines
             if n_frozen and stages[1].get("loss"):
                 self.boundary_lines_.append(

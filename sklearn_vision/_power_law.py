@@ -95,7 +95,7 @@ def _models(c_low, c_high):
         return starts
 
     return {
-        # The seeds' model, score = a * n**b: no asymptote.
+        # The Keras sample-size example's model, score = a * n**b: no asymptote.
         "pow2": CurveModel(
             "pow2",
             _pow2,
@@ -213,7 +213,8 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
     ``x = n / n_max``: ``pow3`` ``c - a x^-b``; ``pow4`` ``c - a (x + d)^-b``;
     ``mmf4`` (Morgan-Mercer-Flodin) ``(a b + c x^d) / (b + x^d)``; ``wbl4``
     (Weibull) ``c - b exp(-a x^d)``; ``exp3`` ``c - a exp(-b x)``; and, with no
-    asymptote, ``log2`` ``b + a log x`` and the seeds' ``pow2`` ``a n^b``.
+    asymptote, ``log2`` ``b + a log x`` and ``pow2`` ``a n^b`` (the curve the Keras
+    example on sample-size estimation fits).
 
     Parameters
     ----------

@@ -3,8 +3,8 @@
 import json
 import math
 import os
-import random
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, compute_sample_weight
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -29,45 +29,46 @@ from ._backbones import (
     get_spec,
     make_backbone,
     preprocess_function,
-    release_step_functions,
     weights_identity,
 )
-from ._features import architecture, cached_predict, get_feature_cache
-from ._images import check_images, image_read_errors, make_dataset
+from ._cache import get_feature_cache
+from ._features import cached_predict
+from ._images import check_images
+from ._keras_utils import (
+    architecture,
+    dtype_policy,
+    gpu_available,
+    inference,
+    pooled_model,
+    release_step_functions,
+    seeded_keras,
+    weights_digest,
+)
+from ._tf_data import image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
+_LOSS = "sparse_categorical_crossentropy"
 
 
-@contextmanager
-def _seeded_keras(seed):
-    """Make Keras's unseeded initializers and layers reproducible, then restore.
+def resolve_cache(cache, *, backbone, augmentation):
+    """Whether a classifier trains and predicts on cached backbone outputs.
 
-    Keras draws the default seed of every initializer and random layer from
-    Python's ``random`` module; seeding it for the duration of model building
-    makes the model a function of ``seed`` without leaving global state changed.
+    The one decision ``fit`` and ``predict_proba`` share. Backbone outputs can
+    be cached when they are a fixed function of each image: a frozen backbone
+    (not ``small_cnn``, which trains all its layers, nor ``backbone=None``,
+    whose input already is features) fed the same pixels every epoch (no
+    augmentation). ``"auto"`` caches exactly then; ``True`` raises where it
+    cannot; ``False`` never caches.
     """
-    state = random.getstate()
-    random.seed(int(seed))
-    try:
-        yield
-    finally:
-        random.setstate(state)
-
-
-@contextmanager
-def _dtype_policy(mixed_precision):
-    """Build under the ``mixed_float16`` policy when asked, then restore the old one."""
-    if not mixed_precision:
-        yield
-        return
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    trains_backbone = backbone is None or (isinstance(backbone, str) and backbone == "small_cnn")
+    possible = augmentation is None and not trains_backbone
+    if cache is True and not possible:
+        raise ValueError(
+            "cache=True needs a frozen stage-1 backbone without augmentation: "
+            "augmented images change every epoch, and a backbone trained from "
+            "scratch changes every step. Use cache='auto' or cache=False."
+        )
+    return possible and cache in ("auto", True)
 
 
 def _default_augmentation(seed):
@@ -156,23 +157,6 @@ def _trainer_key(model, optimizer):
     )
 
 
-def _keras_model(inputs, outputs):
-    import keras
-
-    return keras.Model(inputs, outputs)
-
-
-def keras_model_on(top, head):
-    """Return ``head`` on the pooled output of ``top`` (BatchNorm in inference mode)."""
-    import keras
-
-    inputs = keras.Input(top.input_shape[1:])
-    x = top(inputs, training=False)
-    if len(x.shape) == 4:
-        x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, head(x), name="fine_tune_top")
-
-
 def _split_models(backbone, index):
     """Return (bottom, top) models of ``backbone`` cut at the input of layer ``index``.
 
@@ -206,6 +190,32 @@ def validation_split_fits(n_samples, n_classes, validation_fraction):
     """Whether a stratified validation split of ``n_samples`` has every class on both sides."""
     n_validation = math.ceil(validation_fraction * n_samples)
     return min(n_validation, n_samples - n_validation) >= n_classes
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The parts of a built classifier.
+
+    ``model`` maps inputs to probabilities; ``features`` maps them to the
+    pooled backbone output ``head`` takes (None without a backbone).
+    """
+
+    model: object
+    backbone: object
+    features: object
+    head: object
+    image_size: tuple
+
+
+@dataclass(frozen=True)
+class _StageData:
+    """What every stage trains on besides its inputs: targets, weights, split, shuffling."""
+
+    y: np.ndarray
+    sample_weight: np.ndarray
+    train: np.ndarray
+    validation: np.ndarray
+    shuffle_seed: int
 
 
 class TransferImageClassifier(ClassifierMixin, BaseEstimator):
@@ -350,7 +360,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         "fine_tune_from": [
             str,
             Interval(Integral, 1, None, closed="left"),
-            Interval(Real, 0, 1, closed="right"),
+            Interval(RealNotInt, 0, 1, closed="right"),
             None,
         ],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -420,10 +430,35 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ input
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.backbone is not None:
+            # Images (n, h, w[, c]) or a column of file paths, not a table.
+            tags.input_tags.two_d_array = False
+            tags.input_tags.three_d_array = True
+            tags.input_tags.string = True
+        # GPU kernels (cuDNN convolutions, reductions) are not deterministic.
+        tags.non_deterministic = gpu_available()
+        return tags
+
+    # ------------------------------------------------------------------ checks
 
     def _spec(self):
         return get_spec(self.backbone) if isinstance(self.backbone, str) else None
+
+    def _check_params(self):
+        """Check the combinations of parameters; return whether backbone outputs are cached."""
+        if self.backbone is None and self.augmentation is not None:
+            raise ValueError(
+                "augmentation transforms images; with backbone=None X holds feature "
+                "vectors. Set augmentation=None."
+            )
+        if self.backbone == "small_cnn" and self.weights is not None:
+            raise ValueError(
+                "backbone='small_cnn' is trained from scratch and has no pretrained "
+                f"weights; got weights={self.weights!r}. Pass weights=None."
+            )
+        return resolve_cache(self.cache, backbone=self.backbone, augmentation=self.augmentation)
 
     def _validate_X(self, X, *, reset):
         if self.backbone is None:
@@ -486,42 +521,24 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ model
 
-    def _build(self, n_features, seed):
-        """Return (model, backbone, feature model, head, image size); a new head."""
+    def _build(self, n_features, seed, cached):
+        """Build the network: the backbone (shared where it may be) and a new head."""
         import keras
 
-        layers = keras.layers
         if self.backbone is None:
-            image_size, backbone = None, None
-            inputs = features = keras.Input((n_features,))
+            inputs = keras.Input((n_features,))
+            features, backbone, image_size = None, None, None
+            pooled = inputs
         else:
-
-            def build():
-                backbone, image_size, _ = make_backbone(
-                    self.backbone,
-                    weights=self.weights,
-                    image_size=self.image_size,
-                    backbone_kwargs=self.backbone_kwargs,
-                    seed=seed,
-                )
-                return backbone, image_size
-
-            key = self._shared_backbone_key()
-            if key is None:
-                backbone, image_size = build()
-            else:
-                backbone, image_size = get_feature_cache().shared_backbone(key, build)
-            inputs = keras.Input((*image_size, 3))
-            # training=False keeps BatchNormalization in inference mode in both
-            # stages, whatever is later made trainable.
-            x = backbone(inputs, training=False)
-            features = layers.GlobalAveragePooling2D(name="avg_pool")(x) if len(x.shape) == 4 else x
+            backbone, image_size = self._backbone(seed, cached)
+            features = pooled_model(backbone)
+            inputs, pooled = features.input, features.output
         head_seed = seed + 101
         head = keras.Sequential(
             [
-                keras.Input((features.shape[-1],)),
-                layers.Dropout(self.dropout, seed=head_seed),
-                layers.Dense(
+                keras.Input((pooled.shape[-1],)),
+                keras.layers.Dropout(self.dropout, seed=head_seed),
+                keras.layers.Dense(
                     self.n_classes_,
                     activation="softmax",
                     dtype="float32",
@@ -531,11 +548,28 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             ],
             name="head",
         )
-        model = keras.Model(inputs, head(features), name="transfer_classifier")
-        feature_model = None if backbone is None else keras.Model(inputs, features)
-        return model, backbone, feature_model, head, image_size
+        model = keras.Model(inputs, head(pooled), name="transfer_classifier")
+        return _Network(model, backbone, features, head, image_size)
 
-    def _shared_backbone_key(self):
+    def _backbone(self, seed, cached):
+        """The backbone and its input size; one shared by clones where none can change it."""
+
+        def build():
+            backbone, image_size, _ = make_backbone(
+                self.backbone,
+                weights=self.weights,
+                image_size=self.image_size,
+                backbone_kwargs=self.backbone_kwargs,
+                seed=seed,
+            )
+            return backbone, image_size
+
+        key = self._shared_backbone_key(cached)
+        if key is None:
+            return build()
+        return get_feature_cache().shared_backbone(key, build, weights_digest)
+
+    def _shared_backbone_key(self, cached):
         """What names this fit's backbone when clones may share it; None otherwise.
 
         Shared only when nothing can change it: a registered backbone with
@@ -544,10 +578,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         dtype policy.
         """
         if not (
-            isinstance(self.backbone, str)
+            cached
+            and isinstance(self.backbone, str)
             and self.weights is not None
             and self._fine_tune_from() is None
-            and self._uses_cache()
             and self.strategy is None
             and not self.mixed_precision
         ):
@@ -571,18 +605,16 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             return tf.distribute.MirroredStrategy().scope()
         return self.strategy.scope()
 
-    def _trains_backbone_in_stage_1(self):
-        return self.backbone == "small_cnn"
-
-    def _uses_cache(self):
-        trains_backbone = self._trains_backbone_in_stage_1() or self.backbone is None
-        if self.cache is True and (self.augmentation is not None or trains_backbone):
-            raise ValueError(
-                "cache=True needs a frozen stage-1 backbone without augmentation: "
-                "augmented images change every epoch, and a backbone trained from "
-                "scratch changes every step. Use cache='auto' or cache=False."
-            )
-        return self.cache in ("auto", True) and self.augmentation is None and not trains_backbone
+    @contextmanager
+    def _building(self, seed):
+        """The contexts a model is built and trained in: seeds, dtype policy, strategy."""
+        with (
+            image_read_errors(),
+            seeded_keras(seed),
+            dtype_policy(self.mixed_precision),
+            self._strategy_scope(),
+        ):
+            yield
 
     # ------------------------------------------------------------------ fit
 
@@ -605,85 +637,93 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         self : TransferImageClassifier
             The fitted classifier.
         """
+        self._release_model()
+        cached = self._check_params()
+        X = self._validate_X(X, reset=True)
+        y_encoded, weights = self._encode_targets(y, sample_weight, len(X))
+        rng = check_random_state(self.random_state)
+        seed, split_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
+        train, validation = self._validation_split(y_encoded, split_seed)
+        data = _StageData(y_encoded, weights, train, validation, shuffle_seed)
+
+        with self._building(seed):
+            n_features = X.shape[1] if self.backbone is None else None
+            network = self._build(n_features, seed, cached)
+            self.image_size_ = network.image_size
+            images = None if self.backbone is None else self._image_feed(seed)
+            self.history_ = {
+                "frozen": self._fit_frozen_stage(network, X, data, cached, images),
+                "fine_tune": self._fit_fine_tune_stage(network, X, data, cached, images),
+            }
+        self.model_ = network.model
+        return self
+
+    def _release_model(self):
         if hasattr(self, "model_"):
             release_step_functions(self.model_)
             del self.model_
-        X = self._validate_X(X, reset=True)
-        y_encoded, weights = self._encode_targets(y, sample_weight, len(X))
-        if self.backbone is None and self.augmentation is not None:
-            raise ValueError(
-                "augmentation transforms images; with backbone=None X holds feature "
-                "vectors. Set augmentation=None."
-            )
-        rng = check_random_state(self.random_state)
-        seed, split_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
-        split = self._validation_split(y_encoded, split_seed)
-        stage_data = dict(y=y_encoded, sample_weight=weights, split=split, seed=shuffle_seed)
 
-        self.history_ = {"frozen": {}, "fine_tune": {}}
-        with (
-            image_read_errors(),
-            _seeded_keras(seed),
-            _dtype_policy(self.mixed_precision),
-            self._strategy_scope(),
-        ):
-            n_features = X.shape[1] if self.backbone is None else None
-            model, backbone, feature_model, head, self.image_size_ = self._build(n_features, seed)
-            preprocess = preprocess_function(self._spec())
-            augmentation = self._make_augmentation(seed)
-            image_data = dict(
-                image_size=self.image_size_, preprocess=preprocess, augmentation=augmentation
-            )
-            if backbone is not None and not self._trains_backbone_in_stage_1():
-                backbone.trainable = False
-            cache = backbone is not None and self._uses_cache()
-            cached = dict(
-                image_size=self.image_size_,
-                preprocessing=self.backbone if isinstance(self.backbone, str) else None,
-                batch_size=self.batch_size,
-            )
-            if self.epochs > 0:
-                if cache:
-                    # The frozen backbone is a fixed function of each image: its
-                    # features come from the shared cache, the head trains on them.
-                    features = cached_predict(feature_model, X, **cached)
-                    train_ds, val_ds = self._stage_datasets(features, **stage_data)
-                    stage_model = head
-                else:
-                    train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
-                    stage_model = model
-                self.history_["frozen"] = self._train_stage(
-                    stage_model,
-                    train_ds,
-                    val_ds,
-                    self.epochs,
-                    self.learning_rate,
-                    pooled=cache and self._pools_trainers(),
-                )
+    def _fit_frozen_stage(self, network, X, data, cached, images):
+        """Stage 1: the head on the frozen backbone (all of ``small_cnn``); its history."""
+        if network.backbone is not None and self.backbone != "small_cnn":
+            network.backbone.trainable = False
+        if self.epochs == 0:
+            return {}
+        if cached:
+            # The frozen backbone is a fixed function of each image: its
+            # features come from the shared cache, the head trains on them.
+            inputs = cached_predict(network.features, X, **self._cache_keys())
+            model, images = network.head, None
+        else:
+            inputs, model = X, network.model
+        return self._train_stage(
+            model,
+            self._stage_datasets(inputs, data, images),
+            self.epochs,
+            self.learning_rate,
+            pooled=cached and self._pools_trainers(),
+        )
 
-            self.fine_tune_index_ = self._unfreeze_top(backbone)
-            if self.fine_tune_index_ is not None and self.fine_tune_epochs > 0:
-                split = self._split_at(backbone, self.fine_tune_index_) if cache else None
-                if split is not None:
-                    # Below the first unfrozen layer nothing changes: train the
-                    # top on cached activations at the split point.
-                    bottom, top_model = split
-                    activations = cached_predict(bottom, X, **cached)
-                    train_ds, val_ds = self._stage_datasets(activations, **stage_data)
-                    stage_model = keras_model_on(top_model, head)
-                else:
-                    train_ds, val_ds = self._stage_datasets(X, **stage_data, **image_data)
-                    stage_model = model
-                self.history_["fine_tune"] = self._train_stage(
-                    stage_model,
-                    train_ds,
-                    val_ds,
-                    self.fine_tune_epochs,
-                    self.fine_tune_learning_rate,
-                    pooled=split is not None and self._pools_trainers(),
-                )
-        self.model_ = model
-        return self
+    def _fit_fine_tune_stage(self, network, X, data, cached, images):
+        """Stage 2: the backbone's top, BatchNorm frozen; its history (empty when skipped)."""
+        self.fine_tune_index_ = self._unfreeze_top(network.backbone)
+        if self.fine_tune_index_ is None or self.fine_tune_epochs == 0:
+            return {}
+        split = self._split_at(network.backbone, self.fine_tune_index_) if cached else None
+        if split is not None:
+            # Below the first unfrozen layer nothing changes: train the top
+            # on cached activations at the split point.
+            bottom, top = split
+            inputs = cached_predict(bottom, X, **self._cache_keys())
+            model, images = pooled_model(top, head=network.head, name="fine_tune_top"), None
+        else:
+            inputs, model = X, network.model
+        return self._train_stage(
+            model,
+            self._stage_datasets(inputs, data, images),
+            self.fine_tune_epochs,
+            self.fine_tune_learning_rate,
+            pooled=split is not None and self._pools_trainers(),
+        )
+
+    def _cache_keys(self):
+        """The arguments of :func:`cached_predict` that, with the model, key its outputs."""
+        return dict(
+            image_size=self.image_size_,
+            preprocessing=self.backbone if isinstance(self.backbone, str) else None,
+            batch_size=self.batch_size,
+        )
+
+    def _image_feed(self, seed):
+        """How images are fed to the whole model: size, preprocessing, augmentation."""
+        augmentation = (
+            _default_augmentation(seed) if self.augmentation == "default" else self.augmentation
+        )
+        return dict(
+            image_size=self.image_size_,
+            preprocess=preprocess_function(self._spec()),
+            augmentation=augmentation,
+        )
 
     def _split_at(self, backbone, index):
         """Return (frozen bottom, trainable top) models cut at layer ``index``, or None.
@@ -701,27 +741,28 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return split
 
-    def _stage_datasets(self, X, *, y, sample_weight, split, seed, augmentation=None, **image):
-        """Return the (shuffled, augmented) training and the validation dataset."""
-        train, validation = split
+    def _stage_datasets(self, X, data, images=None):
+        """Return the (shuffled, augmented) training and the validation dataset.
+
+        ``images`` (from :meth:`_image_feed`) when ``X`` holds images for the
+        whole model; None when it holds cached backbone outputs.
+        """
+        images = dict(images or {})
+        augmentation = images.pop("augmentation", None)
 
         def dataset(indices, training):
             return make_dataset(
                 X[indices],
-                y[indices],
-                None if sample_weight is None else sample_weight[indices],
+                data.y[indices],
+                None if data.sample_weight is None else data.sample_weight[indices],
                 batch_size=self.batch_size,
-                shuffle_seed=seed if training else None,
+                shuffle_seed=data.shuffle_seed if training else None,
                 augmentation=augmentation if training else None,
-                **image,
+                **images,
             )
 
-        return dataset(train, True), None if validation is None else dataset(validation, False)
-
-    def _make_augmentation(self, seed):
-        if self.augmentation == "default":
-            return _default_augmentation(seed)
-        return self.augmentation
+        validation = None if data.validation is None else dataset(data.validation, False)
+        return dataset(data.train, True), validation
 
     def _fine_tune_from(self):
         if self.fine_tune_from != "auto":
@@ -745,10 +786,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return index
 
-    def _train_stage(self, model, train_ds, val_ds, epochs, learning_rate, *, pooled=False):
+    def _train_stage(self, model, datasets, epochs, learning_rate, *, pooled=False):
         """Train ``model``; with ``pooled``, through a trainer shared with other fits."""
         import keras
 
+        train_ds, val_ds = datasets
         callbacks = list(self.callbacks or [])
         if val_ds is not None:
             callbacks.append(
@@ -803,20 +845,16 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        if self.backbone is not None and self.cache is not False:
+        if resolve_cache(self.cache, backbone=self.backbone, augmentation=self.augmentation):
             # Through the shared cache: clones whose frozen parts are the same
             # (all fits of a learning curve) score a test set for the cost of
             # one pass of that part and of their trained parts each.
             fixed, trained = self._cached_parts()
-            inputs = cached_predict(
-                fixed,
-                X,
-                image_size=self.image_size_,
-                preprocessing=self.backbone if isinstance(self.backbone, str) else None,
-                batch_size=self.batch_size,
-            )
+            inputs = cached_predict(fixed, X, **self._cache_keys())
             proba = _call_in_chunks(trained, inputs, self.batch_size)
         else:
+            # Not Model.predict: its traced function would stay on model_ (and in
+            # TensorFlow's registry) after the estimator is gone.
             dataset = make_dataset(
                 X,
                 batch_size=self.batch_size,
@@ -824,7 +862,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 preprocess=preprocess_function(self._spec()),
             )
             with image_read_errors():
-                proba = self.model_.predict(dataset, verbose=0)
+                proba = inference(self.model_, dataset)
         proba = np.asarray(proba, dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -835,14 +873,16 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         fine-tuning, the activations at the split point (below which nothing
         was trained) and the top with the head.
         """
+        import keras
+
         head = self.model_.get_layer("head")
         if self.fine_tune_index_ is not None and self.history_["fine_tune"]:
             split = _split_models(self.model_.layers[1], self.fine_tune_index_)
             if split is not None:
                 bottom, top = split
-                return bottom, keras_model_on(top, head)
+                return bottom, pooled_model(top, head=head, name="fine_tune_top")
         features = self.model_.layers[self.model_.layers.index(head) - 1].output
-        return _keras_model(self.model_.inputs, features), head
+        return keras.Model(self.model_.inputs, features), head
 
     def predict(self, X):
         """Return the most probable class of each sample.

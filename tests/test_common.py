@@ -1,7 +1,19 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+import pytest
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import (
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_estimator_tags_renamed,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+    check_valid_tag_types,
+    parametrize_with_checks,
+)
 
 from sklearn_vision import (
     BackboneFeatures,
@@ -9,6 +21,8 @@ from sklearn_vision import (
     PowerLawRegressor,
     TransferImageClassifier,
 )
+
+from .conftest import TINY_MOBILENET
 
 # The checks feed 2-D tabular data: the classifier meets them with backbone=None
 # (feature rows, head only), the same estimator code as on images. Early stopping
@@ -19,7 +33,6 @@ ESTIMATORS = [
         backbone=None, early_stopping=False, epochs=30, learning_rate=0.05, random_state=0
     ),
     PowerLawRegressor(n_bootstrap=20, score_bounds=(None, None), random_state=0),
-    BackboneFeatures(weights=None, image_size=32, backbone_kwargs={"alpha": 0.35}, random_state=0),
     # Fractions large enough for the checks' smallest data sets (10 samples).
     LearningCurveEstimator(
         LogisticRegression(),
@@ -75,41 +88,6 @@ POWER_LAW_ONE_COLUMN_CHECKS = [
     "check_supervised_y_2d",
 ]
 
-# BackboneFeatures embeds images; the checks feed 2-D tabular data, which it
-# refuses with an error naming the problem. Each listed check fails on that
-# refusal (checked); the others, input validation among them, pass.
-IMAGES_ONLY = "input is images (n, h, w[, c]) or file paths; the check feeds a 2-D table"
-BACKBONE_FEATURES_TABLE_CHECKS = [
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_dtype_object",
-    "check_estimators_dtypes",
-    "check_estimators_empty_data_messages",
-    "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf",
-    "check_estimators_overwrite_params",
-    "check_estimators_pickle",
-    "check_estimators_pickle(readonly_memmap=True)",
-    "check_f_contiguous_array_estimator",
-    "check_fit2d_1feature",
-    "check_fit2d_1sample",
-    "check_fit2d_predict1d",
-    "check_fit_check_is_fitted",
-    "check_fit_idempotent",
-    "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_n_features_in",
-    "check_n_features_in_after_fitting",
-    "check_pipeline_consistency",
-    "check_positive_only_tag_during_fit",
-    "check_readonly_memmap_input",
-    "check_transformer_data_not_an_array",
-    "check_transformer_general",
-    "check_transformer_general(readonly_memmap=True)",
-    "check_transformer_preserve_dtypes",
-]
-
 EXPECTED_FAILED_CHECKS = {
     "TransferImageClassifier": {
         "check_sample_weight_equivalence_on_dense_data": (
@@ -124,7 +102,6 @@ EXPECTED_FAILED_CHECKS = {
             "0 training samples"
         ),
     },
-    "BackboneFeatures": dict.fromkeys(BACKBONE_FEATURES_TABLE_CHECKS, IMAGES_ONLY),
 }
 
 
@@ -134,3 +111,39 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# Estimators on images say so in their tags (input is images or file paths, not
+# a table), and parametrize_with_checks skips them, as it skips every estimator
+# whose input is not a 2-D array. The API checks that feed no data run here.
+IMAGE_ESTIMATORS = [
+    TransferImageClassifier("mobilenet_v2", **TINY_MOBILENET, random_state=0),
+    TransferImageClassifier("small_cnn", weights=None, random_state=0),
+    BackboneFeatures(**TINY_MOBILENET, random_state=0),
+]
+DATA_FREE_CHECKS = [
+    check_estimator_cloneable,
+    check_estimator_tags_renamed,
+    check_valid_tag_types,
+    check_estimator_repr,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_get_params_invariance,
+    check_set_params,
+]
+
+
+@pytest.mark.parametrize("estimator", IMAGE_ESTIMATORS, ids=repr)
+@pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda check: check.__name__)
+def test_image_estimator_api(estimator, check):
+    check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("estimator", IMAGE_ESTIMATORS, ids=repr)
+def test_image_estimators_tag_their_input_as_images(estimator):
+    tags = get_tags(estimator).input_tags
+    assert not tags.two_d_array and tags.three_d_array and tags.string
+
+
+def test_classifier_on_feature_rows_takes_a_table():
+    assert get_tags(TransferImageClassifier(backbone=None)).input_tags.two_d_array

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from sklearn_vision import load_image_folder, read_image
-from sklearn_vision._images import check_images, resize_bilinear
+from sklearn_vision._decoding import resize_bilinear
+from sklearn_vision._images import check_images
 
 
 def test_check_images_forms():

@@ -1,0 +1,288 @@
+"""Loading a folder of class subfolders: every file checked, the bad ones listed.
+
+Pillow checks and decodes; with an ``image_size``, JPEG and PNG files that
+TensorFlow's decoders read to the same pixels are decoded in tf.data, as
+Keras's own loader does. Nothing under the folder is ever written.
+"""
+
+import os
+import sys
+import warnings
+from collections import Counter
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.utils import Bunch, gen_even_slices
+from sklearn.utils._param_validation import Interval, validate_params
+
+from ._decoding import check_file, decode_file, failure_reason, tensorflow_decoder
+from ._images import check_image_size
+from ._progress import ProgressBar
+from ._tf_data import read_with_tensorflow
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "classes": [list, tuple, None],
+        "extensions": [list, tuple, set, None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_image_folder(
+    path, *, image_size=None, classes=None, extensions=None, n_jobs=None, verbose=0
+):
+    """Load a folder of images sorted into one subfolder per class.
+
+    The layout is ``path/<class>/<image>`` (images in nested folders below a
+    class folder count for that class); give ``path/train`` for a folder split
+    into ``train/<class>`` and ``test/<class>``. Every file is decoded once to
+    check it: empty files, files that are not images, truncated downloads and
+    formats Pillow cannot decode are left out and listed in ``skipped`` with the
+    reason, instead of stopping the load at the first one. Nothing under
+    ``path`` is ever written, moved or deleted.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding one subfolder per class.
+    image_size : int or tuple of int (height, width), default=None
+        Also decode every image to this size and return them as ``images``
+        (JPEG and PNG files with TensorFlow's decoders in tf.data, the others
+        with Pillow, all to the pixels :func:`read_image` gives). None returns
+        the file names only (each file is still decoded to check it), the
+        input the classifier and :class:`BackboneFeatures` stream from.
+    classes : list of str, default=None
+        The class subfolders to load, in this order (their index is the
+        target). None loads every subfolder whose name does not start with a
+        dot, in sorted order.
+    extensions : list of str, default=None
+        Only consider files with these extensions (``[".jpg", ".png"]``, any
+        case); others are skipped as such. None tries every file: whether it is
+        an image is decided by its content, not its name.
+    n_jobs : int, default=None
+        Threads decoding the files. ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all processors.
+    verbose : int, default=0
+        Above 0, a progress bar on stderr and a summary of the skipped files.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        - ``filenames``, ndarray of shape (n_samples,): the paths of the images;
+        - ``target``, ndarray of shape (n_samples,): class indices;
+        - ``target_names``, list of str: the class names, ``target_names[target]``;
+        - ``skipped``, list of ``(path, reason)``: every file not used, and why;
+        - ``images``, ndarray of shape (n_samples, height, width, 3), uint8: the
+          decoded, resized images (RGB, EXIF orientation applied), only with
+          ``image_size``;
+        - ``DESCR``: what was loaded, in words.
+
+    See Also
+    --------
+    read_image : Decode one image file.
+    sklearn.datasets.load_files : The same layout for text files.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from PIL import Image
+    >>> from sklearn_vision import load_image_folder
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ["cats", "dogs"]:
+    ...     (root / name).mkdir()
+    ...     Image.new("RGB", (40, 30), "white").save(root / name / "a.jpg")
+    >>> (root / "dogs" / "empty.jpg").touch()
+    >>> data = load_image_folder(root, image_size=16)
+    >>> data.target_names, data.target, data.images.shape
+    (['cats', 'dogs'], array([0, 1]), (2, 16, 16, 3))
+    >>> [(pathlib.Path(p).name, reason) for p, reason in data.skipped]
+    [('empty.jpg', 'empty file')]
+    """
+    root = os.fspath(path)
+    size = check_image_size(image_size)
+    class_names = _class_folders(root, classes)
+    files, labels, skipped = _list_files(root, class_names, extensions)
+
+    progress = ProgressBar(len(files), verbose > 0, unit="files")
+    images, reasons = _read_files(files, size, n_jobs, progress)
+    keep = np.ones(len(files), dtype=bool)
+    keep[list(reasons)] = False
+    reasons = {files[index]: reason for index, reason in reasons.items()}
+    skipped = sorted(skipped + list(reasons.items()))
+
+    filenames = np.asarray(files, dtype=object)[keep]
+    labels = np.asarray(labels, dtype=int)[keep]
+    if len(filenames) == 0:
+        raise ValueError(
+            f"No readable image in {root!r}: "
+            + (
+                f"all {len(skipped)} files skipped ({_summary(skipped)})."
+                if skipped
+                else "the class folders are empty."
+            )
+        )
+    present = np.unique(labels)
+    if len(present) < len(class_names):
+        empty = [name for index, name in enumerate(class_names) if index not in present]
+        warnings.warn(
+            f"Class folders with no readable image, left out: {empty}.", UserWarning, stacklevel=2
+        )
+        labels = np.searchsorted(present, labels)
+        class_names = [class_names[index] for index in present]
+
+    data = Bunch(
+        filenames=filenames,
+        target=labels,
+        target_names=class_names,
+        skipped=skipped,
+        DESCR=f"{len(filenames)} images of {len(class_names)} classes from {root!r}; "
+        f"{len(skipped)} files skipped.",
+    )
+    if size is not None:
+        data.images = images if keep.all() else images[keep]
+    if verbose > 0:
+        _report_skipped(data)
+    return data
+
+
+def _class_folders(root, classes):
+    if not os.path.isdir(root):
+        if not os.path.exists(root):
+            raise FileNotFoundError(f"No such folder: {root!r}.")
+        raise NotADirectoryError(f"Expected a folder of class subfolders; {root!r} is a file.")
+    found = sorted(
+        entry.name
+        for entry in os.scandir(root)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    if classes is None:
+        if not found:
+            raise ValueError(
+                f"No class subfolders in {root!r}: expected the layout path/<class>/<image>."
+            )
+        return found
+    classes = [os.fspath(name) for name in classes]
+    missing = [name for name in classes if not os.path.isdir(os.path.join(root, name))]
+    if missing:
+        raise ValueError(f"Class folders {missing} not found in {root!r}; it holds {found}.")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes lists a folder twice: {classes}.")
+    return classes
+
+
+def _list_files(root, class_names, extensions):
+    """Candidate files with their class index, and the files skipped by name."""
+    if extensions is not None:
+        extensions = {("." + e.lstrip(".")).lower() for e in extensions}
+    files, labels, skipped = [], [], []
+    for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
+        if entry.is_file():
+            skipped.append((entry.path, "not in a class folder"))
+    for index, name in enumerate(class_names):
+        for folder, subfolders, names in os.walk(os.path.join(root, name)):
+            subfolders.sort()
+            for file_name in sorted(names):
+                file = os.path.join(folder, file_name)
+                if extensions is not None and os.path.splitext(file)[1].lower() not in extensions:
+                    skipped.append((file, f"extension not in {sorted(extensions)}"))
+                else:
+                    files.append(file)
+                    labels.append(index)
+    return files, labels, skipped
+
+
+def _read_files(files, size, n_jobs, progress):
+    """Decode every file to check it: ``(images or None, {index: reason})``.
+
+    Without ``size`` Pillow reads every file (no image kept). With it,
+    ``images`` holds one slot per file (those of skipped files unset): JPEG and
+    PNG files that TensorFlow decodes to the same pixels as Pillow go through
+    tf.data, as in Keras's loader; the others, and those TensorFlow fails on,
+    through Pillow, which also says what is wrong with a bad file.
+    """
+    reasons = {}
+
+    def record(indices, outcomes):
+        for index, (image, reason) in zip(indices, outcomes, strict=True):
+            if reason is not None:
+                reasons[index] = reason
+            elif size is not None:
+                images[index] = image
+        progress.update(len(indices), detail=f"{len(reasons)} skipped")
+
+    if size is None:
+        for indices, outcomes in _in_threads(check_file, files, range(len(files)), size, n_jobs):
+            record(indices, outcomes)
+        return None, reasons
+
+    images = np.empty((len(files), *size, 3), dtype=np.uint8)
+    done = np.zeros(len(files), dtype=bool)
+    # Headers first, in one thread: opening them is Python work (the GIL).
+    codes = {}
+    for index, (code, reason) in enumerate(_outcomes(tensorflow_decoder, files, size)):
+        if reason is not None:
+            record([index], [(None, reason)])
+        elif code is not None:
+            codes[index] = code
+    if codes:
+        chosen = np.fromiter(codes, dtype=np.intp, count=len(codes))
+        batches = read_with_tensorflow(
+            [os.fsencode(files[index]) for index in chosen],  # any name, as bytes
+            np.fromiter(codes.values(), dtype=np.int32, count=len(codes)),
+            size,
+            n_jobs,
+        )
+        for positions, batch in batches:
+            indices = chosen[positions]
+            images[indices] = batch
+            done[indices] = True
+            progress.update(len(indices), detail=f"{len(reasons)} skipped")
+    done[list(reasons)] = True
+    rest = np.flatnonzero(~done)
+    for indices, outcomes in _in_threads(decode_file, files, rest, size, n_jobs):
+        record(indices, outcomes)
+    return images, reasons
+
+
+def _in_threads(function, files, indices, size, n_jobs):
+    """Yield ``(indices, [(function(file, size), None) or (None, reason), ...])`` by chunk."""
+    indices = np.asarray(indices, dtype=np.intp)
+    if len(indices) == 0:
+        return
+    n_chunks = max(1, min(len(indices) // 32, 4 * os.cpu_count()))
+    chunks = [indices[part] for part in gen_even_slices(len(indices), n_chunks)]
+    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+        delayed(_outcomes)(function, [files[index] for index in chunk], size) for chunk in chunks
+    )
+    yield from zip(chunks, results, strict=True)
+
+
+def _outcomes(function, files, size):
+    outcomes = []
+    for file in files:
+        try:
+            outcomes.append((function(file, size), None))
+        except Exception as exc:
+            reason = failure_reason(exc)
+            if reason is None:
+                raise
+            outcomes.append((None, reason))
+    return outcomes
+
+
+def _summary(skipped):
+    """'2 not an image, 1 empty file': the reasons counted, details dropped."""
+    counts = Counter(reason.split(" (")[0] for _, reason in skipped)
+    return ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
+
+
+def _report_skipped(data):
+    summary = f" Skipped: {_summary(data.skipped)}." if data.skipped else ""
+    sys.stderr.write(f"{data.DESCR}{summary}\n")

@@ -1,0 +1,68 @@
+"""The package's structure: no import cycles, and the generic parts free of Keras."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_vision"
+
+
+def _imports_of(path):
+    """The package modules ``path`` imports, at module level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module)
+            else:
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = {path.stem: _imports_of(path) for path in PACKAGE.glob("*.py")}
+
+    def reaches(start, target, seen):
+        for module in graph.get(start, ()):
+            if module == target or (module not in seen and reaches(module, target, seen | {module})):
+                return True
+        return False
+
+    cycles = [name for name in graph if name != "__init__" and reaches(name, name, {name})]
+    assert cycles == []
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["_learning_curve", "_power_law", "_plotting", "_cache", "_images", "_decoding", "_loaders"],
+)
+def test_generic_modules_import_no_keras(module):
+    # In a fresh interpreter: whatever the test session imported does not count.
+    code = (
+        f"import sys, sklearn_vision.{module}; "
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def _third_party_imports(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("module", ["_learning_curve", "_power_law"])
+def test_learning_curve_and_curve_models_know_nothing_of_keras(module):
+    path = PACKAGE / f"{module}.py"
+    assert not _third_party_imports(path) & {"keras", "tensorflow", "scikeras"}
+    keras_side = {"_keras_utils", "_backbones", "_features", "_transfer", "_tf_data"}
+    assert not _imports_of(path) & keras_side
