@@ -7,7 +7,7 @@ from ._features import BackboneFeatures
 from ._learning_curve import LearningCurveEstimator
 from ._loaders import load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
-from ._power_law import PowerLawRegressor
+from ._power_law import LearningCurveWarning, PowerLawRegressor
 from ._transfer import TransferImageClassifier
 
 __version__ = "0.1.0.dev0"
@@ -18,6 +18,7 @@ __all__ = [
     "FeatureCache",
     "LearningCurveEstimator",
     "LearningCurveExtrapolationDisplay",
+    "LearningCurveWarning",
     "PowerLawRegressor",
     "TrainingHistoryDisplay",
     "TransferImageClassifier",

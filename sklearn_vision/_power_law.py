@@ -3,8 +3,9 @@
 NumPy and SciPy only: no TensorFlow is imported here.
 """
 
+import warnings
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import special
@@ -29,6 +30,7 @@ class CurveModel:
     upper: tuple
     limit: object
     starts: object
+    shape: tuple = ()  # indices of the parameters that set the curve's shape
 
     @property
     def n_params(self):
@@ -111,6 +113,7 @@ def _models(c_low, c_high):
             (c_high, _INF, 10.0),
             _first,
             with_c(lambda c, first, last: [c, max(last - c, 1e-6), 0.5]),
+            shape=(2,),
         ),
         "pow4": CurveModel(
             "pow4",
@@ -119,6 +122,7 @@ def _models(c_low, c_high):
             (c_high, _INF, 10.0, 10.0),
             _first,
             with_c(lambda c, first, last: [c, max(last - c, 1e-6), 0.5, 0.01]),
+            shape=(2,),
         ),
         "mmf4": CurveModel(
             "mmf4",
@@ -127,6 +131,7 @@ def _models(c_low, c_high):
             (c_high, _INF, _INF, 10.0),
             _first,
             with_c(lambda c, first, last: [c, first + abs(first - c), 0.05, 1.0]),
+            shape=(2, 3),
         ),
         "wbl4": CurveModel(
             "wbl4",
@@ -135,6 +140,7 @@ def _models(c_low, c_high):
             (c_high, _INF, _INF, 10.0),
             _first,
             with_c(lambda c, first, last: [c, max(first - c, 1e-6), 5.0, 0.5]),
+            shape=(2, 3),
         ),
         "exp3": CurveModel(
             "exp3",
@@ -143,6 +149,7 @@ def _models(c_low, c_high):
             (c_high, _INF, 1e4),
             _first,
             with_c(lambda c, first, last: [c, max(first - c, 1e-6), 5.0]),
+            shape=(2,),
         ),
         "log2": CurveModel(
             "log2",
@@ -200,6 +207,59 @@ def _fit_curve(model, x, t, weights, starts=None):
     return best_params, best_cost
 
 
+class LearningCurveWarning(UserWarning):
+    """A learning curve whose shape makes its extrapolation unreliable.
+
+    Raised by :meth:`PowerLawRegressor.fit` for a curve flat at the sizes seen,
+    one that falls, or one that jumps; the regressor's ``irregularities_`` says
+    which, and its intervals are widened accordingly.
+    """
+
+
+def _degenerate(model, params):
+    """Whether a fit sits where the curve becomes a step or a constant.
+
+    A shape parameter at one of its finite bounds (a power, rate or Weibull
+    shape driven to its limit makes a step), or no amplitude at all (a
+    constant): such a fit follows the noise of the sizes seen, not a curve.
+    """
+    lower, upper = np.asarray(model.lower), np.asarray(model.upper)
+    for index in model.shape:
+        value = params[index]
+        for bound in (lower[index], upper[index]):
+            if np.isfinite(bound) and abs(value - bound) <= 1e-6 * max(1.0, abs(bound)):
+                return True
+    return model.name != "mmf4" and len(params) > 1 and params[1] <= 1e-12
+
+
+def _irregularities(levels, means, standard_errors):
+    """What makes a measured curve (``means`` falling with the size) unreliable to extrapolate.
+
+    ``"flat"``: the curve has not moved, beyond its noise, from its first size
+    to its last (a learner that has not started to learn); ``"falls"``: a
+    later size is worse than an earlier one beyond three standard errors (and
+    0.01), in a curve that is not flat;
+    ``"jump"``: one step between neighbouring sizes carries most of the change.
+    """
+    found = []
+    noise = np.hypot(standard_errors[0], standard_errors[-1])
+    total = means[0] - means[-1]
+    if total <= 2 * noise:
+        found.append("flat")
+    worse = means[np.newaxis, :] - means[:, np.newaxis]  # [k, j]: later j minus earlier k
+    spread = np.hypot(standard_errors[np.newaxis, :], standard_errors[:, np.newaxis])
+    later = np.triu(np.ones_like(worse, dtype=bool), k=1)
+    if not found and np.any(later & (worse > 3 * spread) & (worse > 0.01)):
+        found.append("falls")  # (the wiggles of a flat curve are its noise)
+    steps = means[:-1] - means[1:]
+    if not found and len(steps) >= 2:
+        biggest = int(np.argmax(steps))
+        step_noise = np.hypot(standard_errors[biggest], standard_errors[biggest + 1])
+        if steps[biggest] > 0.6 * total and steps[biggest] > 3 * step_noise:
+            found.append("jump")
+    return found
+
+
 class PowerLawRegressor(RegressorMixin, BaseEstimator):
     """Learning-curve model: score as a function of the training-set size.
 
@@ -220,7 +280,9 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
     ----------
     model : {"auto", "pow2", "pow3", "pow4", "mmf4", "wbl4", "exp3", "log2"}, default="auto"
         The curve. ``"auto"`` chooses among ``pow3``, ``pow4``, ``mmf4`` and
-        ``wbl4`` (LCDB's best extrapolators), of those the number of distinct
+        ``wbl4`` (LCDB's best extrapolators), never one whose fit degenerated
+        into a step or a constant (a shape parameter at its bound), of those
+        the number of distinct
         sizes can determine, the one that best extrapolates forward: each of the
         largest sizes seen (up to 3) is predicted from a fit on the sizes below
         it, and the mean absolute errors are compared. ``pow3`` is kept unless
@@ -267,6 +329,17 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         by how much more the per-size means scatter around the curve than their
         repeats' noise explains (``n_sizes - n_params`` degrees of freedom);
         without, the root mean square of the residuals.
+    irregularities_ : list of str
+        What makes the measured curve unreliable to extrapolate, each also
+        raised as a :class:`LearningCurveWarning` by ``fit``: ``"flat"`` (no
+        rise beyond the repeats' noise from the first size to the last: the
+        interval beyond the sizes seen then reaches the best valid score),
+        ``"falls"`` (a larger size scored worse than a smaller one by more than
+        three standard errors) or ``"jump"`` (one step between neighbouring
+        sizes carries most of the rise); empty for a regular curve.
+    irregular_spread_ : float
+        Half the worst fall or the jump, added in quadrature to the spread of
+        the intervals of a curve that falls or jumps (0 otherwise).
     n_features_in_ : int
         Always 1: the training-set size.
 
@@ -293,7 +366,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         "model": [StrOptions({"auto", *MODELS})],
         "weighting": [StrOptions({"auto", "inverse_variance", "uniform"})],
         "confidence": [Interval(Real, 0, 1, closed="neither")],
-        "n_bootstrap": [Interval(Real, 0, None, closed="left")],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
         "greater_is_better": ["boolean"],
         "score_bounds": [tuple, list],
         "random_state": ["random_state"],
@@ -416,6 +489,8 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
             model = models[name]
             if model.n_params > n_seen:
                 continue  # the first held-out fit could not determine it
+            if name != "pow3" and _degenerate(model, _fit_curve(model, x, t, weights)[0]):
+                continue  # never choose a step or a constant
             error = []
             for target in targets:
                 seen = x < target
@@ -463,7 +538,47 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         self.bootstrap_params_ = self._bootstrap(curve, x, t, weights)
         inverse_variance = weights is not sample_weight  # _weights made new ones
         self.lack_of_fit_ = self._lack_of_fit(curve, x, t, weights, inverse_variance)
+        self._check_shape(x, t)
         return self
+
+    def _check_shape(self, x, t):
+        """Set ``irregularities_`` and ``irregular_spread_``; warn when the curve is irregular."""
+        levels, inverse = np.unique(x, return_inverse=True)
+        counts = np.bincount(inverse)
+        means = np.bincount(inverse, weights=t) / counts
+        deviations = (t - means[inverse]) ** 2
+        variances = np.bincount(inverse, weights=deviations) / np.maximum(counts - 1, 1)
+        errors = np.where(counts > 1, np.sqrt(variances / counts), self.lack_of_fit_)
+        self.irregularities_ = _irregularities(levels, means, errors)
+        # How far the sizes seen stray from any rising curve, the standard
+        # deviation added to the intervals: half the worst fall (a curve that
+        # fell by that much may fall again), or half the jump (the next step
+        # may bring as much again, or nothing).
+        spread = 0.0
+        if "falls" in self.irregularities_:
+            spread = float(np.max(means - np.minimum.accumulate(means)))
+        if "jump" in self.irregularities_:
+            spread = float(np.max(means[:-1] - means[1:]))
+        self.irregular_spread_ = spread / 2
+        if self.irregularities_:
+            described = {
+                "flat": "flat at the sizes seen (no rise beyond the noise of the repeats)",
+                "falls": "falling: a larger size scored worse than a smaller one",
+                "jump": "jumping: one step between sizes carries most of the rise",
+            }
+            warnings.warn(
+                "The learning curve is "
+                + "; and ".join(described[name] for name in self.irregularities_)
+                + ". Its extrapolation is unreliable: the intervals are widened"
+                + (
+                    " to the whole score range beyond the sizes seen"
+                    if "flat" in self.irregularities_
+                    else ""
+                )
+                + ". Measure larger sizes before trusting it.",
+                LearningCurveWarning,
+                stacklevel=3,
+            )
 
     def _lack_of_fit(self, curve, x, t, weights, inverse_variance):
         """How far a mean score measured at the largest size strays from the curve.
@@ -572,7 +687,14 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         x = self._scaled(X)
         draws = self._sign() * self._predictive_draws(x)
         alpha = (1 - confidence) / 2
-        return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1 - alpha, axis=0)
+        lower, upper = np.quantile(draws, alpha, axis=0), np.quantile(draws, 1 - alpha, axis=0)
+        if "flat" in self.irregularities_:
+            # A learner that has not started to learn may start at any larger
+            # size: beyond the sizes seen, up to the best valid score.
+            best = self._sign() * self._asymptote_bounds()[0]
+            optimistic = (upper, lower)[int(not self.greater_is_better)]
+            optimistic[x > 1.0] = best
+        return lower, upper
 
     def _predictive_draws(self, x):
         """Draws of the score measured at each scaled size ``x``, shape (n_draws, len(x)).
@@ -590,51 +712,79 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
             beyond = np.maximum(x, 1.0)
             gain = np.abs(function(beyond, *self.params_) - function(1.0, *self.params_))
         spread = np.hypot(self.lack_of_fit_, np.nan_to_num(gain, nan=np.inf))
+        spread = np.hypot(spread, self.irregular_spread_)
         draws = curves[:, np.newaxis, :] + _NORMAL_GRID[:, np.newaxis] * spread
         return np.clip(draws.reshape(-1, len(x)), *self._asymptote_bounds())
 
     def inverse_predict(self, scores, confidence=None):
         """Return the training-set size at which the curve reaches each score.
 
+        Without ``confidence``, the inverse of :meth:`predict`: where the
+        curve strictly rises, ``inverse_predict(predict(n))`` gives ``n`` back
+        (to a relative 1e-6 or better).
+
         Parameters
         ----------
         scores : array-like of shape (n_scores,)
             Target scores.
         confidence : float, default=None
-            With a value, invert the pessimistic side of the
-            :meth:`predict_interval` band at that confidence instead of the
-            fitted curve: the size at which the score is reached with that
+            With a value, the smallest size from which the pessimistic side of
+            the :meth:`predict_interval` band at that confidence reaches the
+            score: the size at which the score is reached with that
             confidence.
 
         Returns
         -------
         sizes : ndarray of shape (n_scores,)
-            The sizes, ``inf`` where the score lies beyond the curve's
-            asymptote (or beyond 1e9 times the largest size seen), and the
+            The sizes; ``inf`` where the score lies beyond the curve's
+            asymptote (with ``confidence``, beyond what the band's pessimistic
+            side reaches by 1e12 times the largest size seen), and the
             smallest size considered (``n_max_ * 1e-6``) where it is already
-            reached.
+            reached there.
         """
         check_is_fitted(self)
         scores = np.atleast_1d(np.asarray(scores, dtype=float))
+        targets = self._sign() * scores  # t falls as the size grows
         if confidence is None:
+            return np.array([self._curve_inverse(target) for target in targets]) * self.n_max_
+        quantile = confidence if self.greater_is_better else 1 - confidence
+        log_x = np.linspace(np.log(1e-6), np.log(1e12), 400)
+        with np.errstate(all="ignore"):
+            band = np.quantile(self._predictive_draws(np.exp(log_x)), quantile, axis=0)
 
-            def gap(log_x, target):
-                return self._curve().function(np.exp(log_x), *self.params_) - target
-        else:
-            quantile = confidence if self.greater_is_better else 1 - confidence
+        def gap(value, target):
+            draws = self._predictive_draws(np.atleast_1d(np.exp(value)))
+            return np.quantile(draws, quantile) - target
 
-            def gap(log_x, target):
-                draws = self._predictive_draws(np.atleast_1d(np.exp(log_x)))
-                return np.quantile(draws, quantile) - target
-
-        low, high = np.log(1e-6), np.log(1e9)
-        sizes = np.empty(len(scores))
-        for i, score in enumerate(scores):
-            target = self._sign() * score
-            if gap(high, target) > 0:
+        sizes = np.empty(len(targets))
+        for i, target in enumerate(targets):
+            first = np.flatnonzero(band <= target)
+            if len(first) == 0:
                 sizes[i] = np.inf
-            elif gap(low, target) <= 0:
-                sizes[i] = np.exp(low) * self.n_max_
+            elif first[0] == 0:
+                sizes[i] = np.exp(log_x[0])
             else:
-                sizes[i] = np.exp(brentq(gap, low, high, args=(target,), xtol=1e-10)) * self.n_max_
-        return sizes
+                a, b = log_x[first[0] - 1], log_x[first[0]]
+                sizes[i] = np.exp(b if gap(a, target) <= 0 else brentq(gap, a, b, args=(target,)))
+        return sizes * self.n_max_
+
+    def _curve_inverse(self, target):
+        """The scaled size where the fitted curve (in t, falling) reaches ``target``."""
+        function = self._curve().function
+
+        def gap(value):
+            with np.errstate(all="ignore"):
+                return function(np.exp(value), *self.params_) - target
+
+        low = np.log(1e-6)
+        if gap(low) <= 0:
+            return np.exp(low)
+        limit = self._sign() * self.asymptote_
+        if np.isfinite(limit) and target <= limit:
+            return np.inf  # at or beyond the asymptote
+        high = np.log(1e9)
+        while gap(high) > 0 and high < 690:  # exp(690) is near float64's largest
+            high = min(2 * high, 690.0)
+        if gap(high) > 0:
+            return np.inf
+        return np.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-14))

@@ -214,3 +214,81 @@ def test_imports_and_fits_without_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------ ill-behaved curves
+
+ANCHORS = np.repeat([16, 23, 32, 45, 64, 91, 128], 10)
+
+
+def _curve_from_means(means, noise, seed=0):
+    rng = np.random.RandomState(seed)
+    level = dict(zip(np.unique(ANCHORS), means, strict=True))
+    return np.array([level[n] for n in ANCHORS]) + rng.normal(0, noise, len(ANCHORS))
+
+
+def test_flat_curve_warns_and_leaves_the_interval_open_above():
+    from sklearn_vision import LearningCurveWarning
+
+    y = _curve_from_means([0.5] * 7, 0.01)
+    with pytest.warns(LearningCurveWarning, match="flat"):
+        curve = PowerLawRegressor(n_bootstrap=20, random_state=0).fit(ANCHORS[:, None], y)
+    assert curve.irregularities_ == ["flat"]
+    lower, upper = curve.predict_interval([[100], [1000]])
+    assert upper[1] == 1.0 and upper[0] < 0.6  # open above beyond the sizes seen only
+    assert lower[1] < 0.5 < upper[1]
+
+
+def test_falling_and_jumping_curves_warn_and_widen():
+    from sklearn_vision import LearningCurveWarning
+
+    falls = _curve_from_means([0.6, 0.65, 0.7, 0.72, 0.68, 0.64, 0.62], 0.005)
+    with pytest.warns(LearningCurveWarning, match="falling"):
+        curve = PowerLawRegressor(n_bootstrap=20, random_state=0).fit(ANCHORS[:, None], falls)
+    assert curve.irregularities_ == ["falls"]
+    assert curve.irregular_spread_ == pytest.approx(0.05, abs=0.01)  # half the 0.10 fall
+    jumps = _curve_from_means([0.5] * 6 + [0.9], 0.01)
+    with pytest.warns(LearningCurveWarning, match="jumping"):
+        curve = PowerLawRegressor(n_bootstrap=20, random_state=0).fit(ANCHORS[:, None], jumps)
+    assert curve.irregularities_ == ["jump"]
+    lower, upper = curve.predict_interval([[256]])
+    assert upper[0] - lower[0] > 0.4  # as uncertain as the jump is large
+
+
+def test_regular_curve_raises_no_warning():
+    import warnings
+
+    y = _curve_from_means(0.95 - 0.8 * np.unique(ANCHORS) ** -0.5, 0.005)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curve = PowerLawRegressor(n_bootstrap=20, random_state=0).fit(ANCHORS[:, None], y)
+    assert curve.irregularities_ == [] and curve.irregular_spread_ == 0
+
+
+def test_auto_never_chooses_a_degenerate_fit():
+    from sklearn_vision._power_law import _degenerate, _fit_curve
+
+    y = _curve_from_means([0.5] * 6 + [0.9], 0.01)
+    with pytest.warns(UserWarning):
+        curve = PowerLawRegressor(n_bootstrap=0, random_state=0).fit(ANCHORS[:, None], y)
+    models = curve._curve_models()
+    x, t = ANCHORS / ANCHORS.max(), -y
+    weights = curve._weights(ANCHORS.astype(float), y, np.ones(len(y)))
+    degenerate = {
+        name for name in AUTO_MODELS if _degenerate(models[name], _fit_curve(models[name], x, t, weights)[0])
+    }
+    assert degenerate  # the step makes some of them degenerate
+    assert not (degenerate - {"pow3"}) & set(curve.selection_errors_)
+    assert curve.model_ not in degenerate - {"pow3"}
+
+
+@pytest.mark.parametrize("model", ["pow3", "pow4", "mmf4", "wbl4"])
+def test_inverse_predict_inverts_predict(model):
+    sizes = np.repeat([50, 100, 200, 400, 800], 3)
+    scores = 0.95 - 0.8 * sizes**-0.5 + np.tile([-0.005, 0.0, 0.005], 5)
+    curve = PowerLawRegressor(model=model, n_bootstrap=0).fit(sizes[:, None], scores)
+    for n in [20.0, 300.0, 1600.0, 1e4, 1e6]:
+        score = curve.predict([[n]])[0]
+        if curve.predict([[n * 1.01]])[0] > score:  # strictly rising there
+            assert curve.inverse_predict([score])[0] == pytest.approx(n, rel=1e-6)
+    assert curve.inverse_predict([curve.asymptote_ + 1e-3])[0] == np.inf
