@@ -154,8 +154,8 @@ def evaluate(sizes, scores, cut):
         warnings.simplefilter("ignore")
         keras_gd = gradient_descent_power_law(sizes[seen], means)(largest)
         pow3 = curve_fit_pow3(sizes[seen], means)(largest)
-    ours_pow3 = PowerLawRegressor(model="pow3", n_bootstrap=0).fit(X, y).predict([[largest]])[0]
-    ours = PowerLawRegressor(random_state=0).fit(X, y)
+    ours_pow3 = PowerLawRegressor(model="pow3").fit(X, y).predict([[largest]])[0]
+    ours = PowerLawRegressor().fit(X, y)
     lower, upper = ours.predict_interval([[largest]])
     return {
         "keras_gd": abs(keras_gd - truth),
@@ -264,7 +264,7 @@ def evaluate_lcdb(sizes, scores, cut, rng):
             prediction = means[-1] if curve is None else curve(target)
             errors[model] = abs(prediction - truth) if np.isfinite(prediction) else 1.0
         start = time.perf_counter()
-        ours = PowerLawRegressor(random_state=0).fit(sizes[seen][:, None], scores[seen])
+        ours = PowerLawRegressor().fit(sizes[seen][:, None], scores[seen])
         lower, upper = ours.predict_interval([[largest]])
         prediction = ours.predict([[largest]])[0]
         seconds = time.perf_counter() - start
@@ -277,9 +277,38 @@ def evaluate_lcdb(sizes, scores, cut, rng):
     return errors
 
 
+def calibrate(curves):
+    """Print the conformal quantiles behind PowerLawRegressor's intervals.
+
+    |measured - predicted| / scale at the largest anchor, fits on the anchors
+    up to 25% and 50% of it, regular and irregular curves apart.
+    """
+    from sklearn_vision._power_law import _CONFIDENCES
+
+    ratios = {"regular": [], "irregular": []}
+    for *_, sizes, scores in curves:
+        largest = sizes.max()
+        truth = scores[sizes == largest].mean()
+        for cut in (0.25, 0.5):
+            seen = sizes <= cut * largest
+            if len(np.unique(sizes[seen])) < 3:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                curve = PowerLawRegressor().fit(sizes[seen][:, None], scores[seen])
+            prediction, scale = curve._scale(np.array([largest / curve.n_max_]))
+            group = "irregular" if curve.irregularities_ else "regular"
+            ratios[group].append(abs(curve._sign() * truth - prediction[0]) / max(scale[0], 1e-9))
+    for group, values in ratios.items():
+        quantiles = np.quantile(values, _CONFIDENCES)
+        print(f"{group} ({len(values)} fits): " + ", ".join(f"{q:.3f}" for q in quantiles))
+
+
 def main_lcdb(args):
     start = time.perf_counter()
     curves = lcdb_curves(args.lcdb, args.max_curves, seed=0)
+    if args.calibrate:
+        return calibrate(curves)
     print(
         f"{len(curves)} LCDB curves (even openmlid only, >= 6 anchors) read in "
         f"{time.perf_counter() - start:.0f} s\n"
@@ -311,6 +340,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--lcdb", metavar="CSV", help="LCDB's database-accuracy.csv: run on its even-id curves"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="with --lcdb: print the conformal quantiles behind our intervals",
     )
     parser.add_argument(
         "--max-curves",

@@ -41,17 +41,18 @@ print(f"sizes seen: {sizes[seen].tolist()}; to predict: {sizes[~seen].tolist()}"
 truth = test_scores[~seen].mean(axis=1)
 curves = {}
 for model in ["pow2", "log2", "exp3", "pow3", "pow4", "mmf4", "wbl4", "auto"]:
-    curves[model] = PowerLawRegressor(model, random_state=0).fit(
+    curves[model] = PowerLawRegressor(model).fit(
         np.repeat(sizes[seen], test_scores.shape[1])[:, None], test_scores[seen].ravel()
     )
     error = np.abs(curves[model].predict(sizes[~seen, None]) - truth).mean()
     print(f"{model:>5}: mean absolute error at unseen sizes {error:.4f}")
-print(f"'auto' chose {curves['auto'].model_}")
+weights = curves["auto"].curve_weights_
+print("'auto' weighs " + ", ".join(f"{name} {w:.2f}" for name, w in weights.items()))
 
 # %%
 # The same fit in one line from ``learning_curve``'s output (all sizes here),
 # with the interval of the extrapolation to twice the data.
-full = PowerLawRegressor.from_learning_curve(sizes, test_scores, random_state=0)
+full = PowerLawRegressor.from_learning_curve(sizes, test_scores)
 low, high = full.predict_interval([[2 * sizes.max()]])
 print(
     f"{full.model_} on all sizes: {full.predict([[2 * sizes.max()]])[0]:.4f} "

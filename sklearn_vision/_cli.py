@@ -386,7 +386,11 @@ def _report(lce, target):
     n = lce.n_train_
     print(f"\nModel trained on all {n} training images: held-out accuracy {lce.test_score_:.3f}")
     curve = lce.curve_
-    print(f"Extrapolated (curve {curve.model_}, levels off at {float(curve.asymptote_):.3f}):")
+    weights = curve.curve_weights_
+    described = ", ".join(f"{name} {weight:.2f}" for name, weight in weights.items())
+    print(f"Extrapolated (curves {described}; levels off at {float(curve.asymptote_):.3f}):")
+    for name in curve.irregularities_:
+        print(f"  Warning: the measured curve is irregular ({name}): plan with the interval.")
     multiples = [2, 5, 10]
     more = [factor * n for factor in multiples]
     more_low, more_high = lce.score_interval(more)
@@ -415,7 +419,12 @@ def _report(lce, target):
         "curve": {
             "model": curve.model_,
             "asymptote": float(curve.asymptote_),
-            "params": np.asarray(curve.params_, dtype=float).tolist(),
+            "weights": {name: float(w) for name, w in weights.items()},
+            "params": {
+                name: np.asarray(params, dtype=float).tolist()
+                for name, params in curve.curve_params_.items()
+            },
+            "irregularities": list(curve.irregularities_),
         },
         "n_train": int(n),
         "test_score": lce.test_score_,

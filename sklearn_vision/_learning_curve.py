@@ -166,7 +166,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         Fitted on the (size, score) pairs, X of shape ``(n, 1)``; needs
         ``predict``, and for intervals and :meth:`samples_needed`
         ``predict_interval`` and ``inverse_predict``. ``None`` uses
-        ``PowerLawRegressor(random_state=random_state)``, with the scores
+        ``PowerLawRegressor()``, with the scores
         bounded to [0, 1] when they all lie there and unbounded otherwise.
     refit : bool, default=True
         Also fit ``estimator`` on all the training data, as ``estimator_``,
@@ -178,7 +178,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         :class:`TransferImageClassifier` is per process: with processes, each
         worker computes the features of the images it sees once.
     random_state : int, RandomState instance or None, default=None
-        Seeds the test split, the subsamples, and the curve's bootstrap. An
+        Seeds the test split and the subsamples. An
         ``estimator`` with a ``random_state`` parameter left at None gets a
         different seed for each fit.
     verbose : int, default=0
@@ -347,10 +347,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         if self.curve is not None:
             return clone(self.curve)
         bounded = np.all((scores >= 0) & (scores <= 1))
-        return PowerLawRegressor(
-            score_bounds=(0.0, 1.0) if bounded else (None, None),
-            random_state=self.random_state,
-        )
+        return PowerLawRegressor(score_bounds=(0.0, 1.0) if bounded else (None, None))
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, **fit_params):

@@ -32,14 +32,14 @@ ESTIMATORS = [
     TransferImageClassifier(
         backbone=None, early_stopping=False, epochs=30, learning_rate=0.05, random_state=0
     ),
-    PowerLawRegressor(n_bootstrap=20, score_bounds=(None, None), random_state=0),
+    PowerLawRegressor(score_bounds=(None, None)),
     # Fractions large enough for the checks' smallest data sets (10 samples).
     LearningCurveEstimator(
         LogisticRegression(),
         train_sizes=[0.5, 0.75, 1.0],
         n_repeats=2,
         test_size=0.25,
-        curve=PowerLawRegressor(model="pow3", n_bootstrap=20),
+        curve=PowerLawRegressor(model="pow3"),
         random_state=0,
     ),
 ]
@@ -93,6 +93,11 @@ EXPECTED_FAILED_CHECKS = {
         "check_sample_weight_equivalence_on_dense_data": (
             "mini-batch SGD: a weight of 2 is not the same as a repeated sample, since "
             "batches and their number change"
+        ),
+        # Seen failing at 2e-7 relative, passing in other runs: not strict.
+        "check_methods_sample_order_invariance": (
+            "a float32 network: a row's probabilities can change in the last float32 "
+            "digit (about 1e-7) with the composition of its batch; the check asks 1e-7"
         ),
     },
     "PowerLawRegressor": {

@@ -25,7 +25,7 @@ def logistic():
 
 def fast_curve(estimator, **params):
     """A LearningCurveEstimator whose curve fits in milliseconds, for tests not about it."""
-    params.setdefault("curve", PowerLawRegressor(model="pow3", n_bootstrap=20))
+    params.setdefault("curve", PowerLawRegressor(model="pow3"))
     return LearningCurveEstimator(estimator, **params)
 
 
