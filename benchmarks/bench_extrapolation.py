@@ -39,7 +39,7 @@ are never loaded here. Every curve with at least 6 anchors and at least 3 up
 to the cut; baselines besides ``last`` and ``pow3``: the LCDB study's
 four-parameter curves, each fitted to the mean accuracy per anchor by
 Levenberg-Marquardt (``curve_fit(method="lm")``) from 5 starts, sizes scaled by
-the largest seen: ``pow4`` ``a - b (x + d)**-c``, ``mmf4``
+the largest seen, predictions clipped to [0, 1]: ``pow4`` ``a - b (x + d)**-c``, ``mmf4``
 ``(a b + c x**d) / (b + x**d)``, ``wbl4`` ``c - b exp(-a x**d)`` and ``exp4``
 ``c - exp(-a x**e + b)``; the last value where a fit fails. Fit times of ours
 are printed too (median and 95th percentile).
@@ -258,11 +258,13 @@ def evaluate_lcdb(sizes, scores, cut, rng):
     errors = {"last": abs(means[-1] - truth)}
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        errors["pow3"] = abs(curve_fit_pow3(levels, means)(largest) - truth)
+        errors["pow3"] = abs(np.clip(curve_fit_pow3(levels, means)(largest), 0, 1) - truth)
         for model in LCDB_MODELS:
             curve = lcdb_fit(model, x, means, rng)
             prediction = means[-1] if curve is None else curve(target)
-            errors[model] = abs(prediction - truth) if np.isfinite(prediction) else 1.0
+            # Unbounded fits can run far outside [0, 1]: clipped to valid accuracies.
+            prediction = np.clip(prediction, 0.0, 1.0) if np.isfinite(prediction) else means[-1]
+            errors[model] = abs(prediction - truth)
         start = time.perf_counter()
         ours = PowerLawRegressor().fit(sizes[seen][:, None], scores[seen])
         lower, upper = ours.predict_interval([[largest]])

@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import validate_params
 
 from ._images import check_image_size
 
-
 _ORIENTATION = 0x0112  # the EXIF tag
 
 

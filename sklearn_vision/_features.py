@@ -90,7 +90,9 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
             function = store.inference_function(
                 (key, repr(spec)),
                 trace=lambda: traced_inference(model, spec),
-                trace_copy=lambda: traced_inference(clone_with_weights(model, trainable=False), spec),
+                trace_copy=lambda: traced_inference(
+                    clone_with_weights(model, trainable=False), spec
+                ),
             )
         with image_read_errors():
             return inference(model, dataset, function)

@@ -12,7 +12,6 @@ import numpy as np
 from ._decoding import JPEG_SCALES, read_file
 from ._images import Images
 
-
 _READ_ERROR = re.compile(r"Cannot read image file .*")
 
 

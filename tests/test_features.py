@@ -8,15 +8,11 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sklearn_vision import (
-    BackboneFeatures,
     TransferImageClassifier,
     feature_cache_context,
-    get_feature_cache,
 )
 
 from .conftest import TINY_MOBILENET, small_features
-
-
 
 
 def test_embeddings_shape_and_pipeline(digits, fresh_cache):

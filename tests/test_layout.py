@@ -27,7 +27,9 @@ def test_no_module_imports_one_that_imports_it_back():
 
     def reaches(start, target, seen):
         for module in graph.get(start, ()):
-            if module == target or (module not in seen and reaches(module, target, seen | {module})):
+            if module == target or (
+                module not in seen and reaches(module, target, seen | {module})
+            ):
                 return True
         return False
 

@@ -67,10 +67,12 @@ def test_auto_weights_curves_by_forward_extrapolation_and_is_deterministic():
     errors, weights = first.selection_errors_, first.curve_weights_
     assert set(errors) == set(AUTO_MODELS) and first.model_ == "ensemble"
     assert sum(weights.values()) == pytest.approx(1.0)
-    # pow3 cannot follow an exponential approach: the curves that can weigh more.
-    assert weights["pow3"] < max(weights.values())
-    best = min(weights, key=errors.get)
-    assert weights[best] == max(weights.values())
+    # One over the forward error, pow3's eight times: pow3 cannot follow an
+    # exponential approach, and loses weight to the curves that can.
+    raw = {name: (8.0 if name == "pow3" else 1.0) / (errors[name] + 1e-4) for name in weights}
+    total = sum(raw.values())
+    assert weights == pytest.approx({name: value / total for name, value in raw.items()})
+    assert errors["pow3"] > min(errors.values()) and weights["pow3"] < 0.9
     np.testing.assert_array_equal(first.predict([[5000]]), second.predict([[5000]]))
     # Anchored at the mean measured at the largest size.
     largest = scores[SIZES == SIZES.max()].mean()
@@ -103,8 +105,8 @@ def test_auto_with_three_sizes_has_nothing_to_hold_out():
     assert set(curve.selection_errors_) == set(AUTO_MODELS)  # the largest size held out
     only_three = PowerLawRegressor().fit(sizes[sizes[:, 0] < 400], scores[:9])
     assert only_three.selection_errors_ == {}
-    weights = list(only_three.curve_weights_.values())
-    assert weights == pytest.approx([weights[0]] * len(weights))  # equal, none degenerate
+    weights = only_three.curve_weights_  # the prior alone: pow3 8, the others 1
+    assert weights["pow3"] == pytest.approx(8 / (8 + len(weights) - 1))
     assert only_three.forward_error_ == only_three.lack_of_fit_
 
 

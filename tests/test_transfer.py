@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, learning_curv
 from sklearn_vision import BACKBONES, TransferImageClassifier
 from sklearn_vision._backbones import fine_tune_index, get_spec
 
-from .conftest import TINY_MOBILENET, mobilenet, rss_bytes, small_cnn
+from .conftest import mobilenet, rss_bytes, small_cnn
 
 
 def test_is_a_classifier_and_init_builds_nothing():
@@ -268,9 +268,7 @@ def test_distribution_strategy_builds_and_trains_in_its_scope(digits):
     # And trained there: it learns as it does without a strategy.
     assert mirrored.score(X[150:], y[150:]) > 0.8
     by_name = small_cnn(strategy="mirrored", epochs=1).fit(X[:60], y[:60])
-    assert all(
-        isinstance(v.value, tf.distribute.DistributedValues) for v in by_name.model_.weights
-    )
+    assert all(isinstance(v.value, tf.distribute.DistributedValues) for v in by_name.model_.weights)
 
 
 def test_user_callbacks_see_both_stages(digits):
@@ -416,5 +414,3 @@ def test_real_pretrained_weights_transfer(digits, mobilenet_v2_weights):
     random_score = random_.fit(X_train, y_train).score(X_test, y_test)
     assert real_score > 0.7
     assert real_score > random_score + 0.3
-
-
