@@ -657,7 +657,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         doublings = np.log2(np.maximum(x, 1.0))
         prediction = self._t(x)
         with np.errstate(invalid="ignore"):
-            gain = np.abs(prediction - self._t(np.ones(1)))
+            gain = np.abs(self._t(np.maximum(x, 1.0)) - self._t(np.ones(1)))  # beyond only
         best = self._asymptote_bounds()[0]
         room = np.abs(prediction - best) if np.isfinite(best) else 0.0
         scale = np.sqrt(

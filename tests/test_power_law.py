@@ -292,3 +292,12 @@ def test_inverse_predict_inverts_predict(model):
         if curve.predict([[n * 1.01]])[0] > score:  # strictly rising there
             assert curve.inverse_predict([score])[0] == pytest.approx(n, rel=1e-6)
     assert curve.inverse_predict([curve.asymptote_ + 1e-3])[0] == np.inf
+
+
+def test_interval_within_the_sizes_seen_is_their_noise():
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5, noise=0.004)
+    curve = PowerLawRegressor().fit(SIZES[:, None], scores)
+    lower, upper = curve.predict_interval([[25], [400]])
+    # Four repeats of noise 0.004 at a size: a standard error of 0.002, not
+    # the gain from there to the largest size (0.17 from 25).
+    assert np.all(upper - lower < 0.03)
