@@ -26,8 +26,8 @@ from ._tf_data import read_with_tensorflow
     {
         "path": [str, os.PathLike],
         "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
-        "classes": [list, tuple, None],
-        "extensions": [list, tuple, set, None],
+        "classes": ["array-like", None],
+        "extensions": ["array-like", set, None],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     },

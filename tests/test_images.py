@@ -239,3 +239,13 @@ def test_load_image_folder_progress(messy_folder, capsys):
     err = capsys.readouterr().err
     assert "10/10 files" in err
     assert "6 images of 3 classes" in err and "1 empty file" in err and "2 not an image" in err
+
+
+def test_load_image_folder_takes_classes_as_any_array_like(tmp_path):
+    for name in ["cats", "dogs"]:
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (8, 8), "white").save(tmp_path / name / "a.png")
+    data = load_image_folder(tmp_path, classes=np.array(["dogs", "cats"]), extensions=(".png",))
+    assert data.target_names == ["dogs", "cats"]
+    with pytest.raises(ValueError, match="classes"):
+        load_image_folder(tmp_path, classes="cats")
