@@ -1,6 +1,6 @@
 """
 A sample-size study with ImageNet weights: how many photos for 95%?
-================================================================
+===================================================================
 
 The full protocol on a folder of photos, one subfolder per class, with a
 MobileNetV2 pretrained on ImageNet: the folder checked (bad files listed, not
