@@ -5,7 +5,7 @@ from ._cache import FeatureCache, feature_cache_context, get_feature_cache, set_
 from ._decoding import read_image
 from ._features import BackboneFeatures
 from ._learning_curve import LearningCurveEstimator
-from ._loaders import load_image_folder
+from ._loaders import load_image_csv, load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import LearningCurveWarning, PowerLawRegressor
 from ._transfer import TransferImageClassifier
@@ -25,6 +25,7 @@ __all__ = [
     "__version__",
     "feature_cache_context",
     "get_feature_cache",
+    "load_image_csv",
     "load_image_folder",
     "read_image",
     "set_feature_cache",

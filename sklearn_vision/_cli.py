@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 
@@ -71,6 +72,7 @@ def _parser():
     sample_size.add_argument(
         "folder", nargs="?", metavar="FOLDER", help="folder of class subfolders of images"
     )
+    _data_arguments(sample_size)
     sample_size.add_argument(
         "--target", type=_fraction, default=0.95, help="target accuracy (default: 0.95)"
     )
@@ -112,7 +114,10 @@ def _parser():
         description="Fit a TransferImageClassifier on every readable image of FOLDER "
         "(one subfolder per class) and save it with joblib.",
     )
-    train.add_argument("folder", metavar="FOLDER", help="folder of class subfolders of images")
+    train.add_argument(
+        "folder", nargs="?", metavar="FOLDER", help="folder of class subfolders of images"
+    )
+    _data_arguments(train)
     train.add_argument("--out", required=True, metavar="FILE", help="where to save the model")
     _model_arguments(train)
     train.add_argument(
@@ -134,6 +139,47 @@ def _parser():
     )
     predict.set_defaults(run=_predict)
     return parser
+
+
+def _data_arguments(parser):
+    group = parser.add_argument_group(
+        "data",
+        "A CSV manifest instead of class folders, and groups (such as patients) kept "
+        "whole on each side of every split",
+    )
+    group.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="CSV file listing the images (a header row; paths relative to its folder), "
+        "instead of FOLDER (default: none)",
+    )
+    group.add_argument(
+        "--path-column", default="path", help="--csv column of image paths (default: path)"
+    )
+    group.add_argument(
+        "--label-column", default="label", help="--csv column of labels (default: label)"
+    )
+    group.add_argument(
+        "--group-column",
+        metavar="COLUMN",
+        help="--csv column of group IDs, such as the patient (default: no groups)",
+    )
+    group.add_argument(
+        "--groups",
+        type=_regex,
+        metavar="REGEX",
+        help="group ID from each file name: the first capture group of REGEX, or the whole "
+        r"match, e.g. '^(P\d+)_' (default: no groups)",
+    )
+    group.add_argument(
+        "--window",
+        type=_window,
+        default="auto",
+        metavar="LOW,HIGH",
+        help="how 16-bit, float and DICOM pixel values map to 0-255: auto (the file's bit "
+        "depth, or a DICOM file's window), minmax, values such as -160,240, or "
+        "percentiles such as 1%%,99%% (default: auto)",
+    )
 
 
 def _model_arguments(parser):
@@ -197,6 +243,29 @@ def _positive_int(text):
     return value
 
 
+def _regex(text):
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({exc})") from None
+
+
+def _window(text):
+    from ._intensity import check_window
+
+    if text in ("auto", "minmax"):
+        return text
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [part if part.endswith("%") else float(part) for part in parts]
+        check_window(values)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, minmax, LOW,HIGH or LOW%,HIGH%, got {text!r}"
+        ) from None
+    return tuple(values)
+
+
 def _sizes(text):
     try:
         sizes = [float(part) for part in text.split(",") if part.strip()]
@@ -215,8 +284,12 @@ def _sizes(text):
 
 
 def _load(args):
-    """Images (arrays or file names), string labels and a description of the data."""
-    if args.folder is None:
+    """Images (arrays or file names), string labels, groups or None, a description, skipped."""
+    if args.folder is not None and args.csv is not None:
+        raise CommandError("give FOLDER or --csv FILE, not both")
+    if args.folder is None and args.csv is None:
+        if args.groups is not None or args.group_column is not None:
+            raise CommandError("--groups and --group-column need FOLDER or --csv FILE")
         from .datasets import load_digits_images
 
         data = load_digits_images(image_size=args.image_size or 32)
@@ -226,32 +299,70 @@ def _load(args):
             f"scikit-learn's handwritten digits (bundled, no download): {len(labels)} "
             f"images of {len(data.target_names)} classes at {height}x{width} pixels"
         )
-        return data.images, labels, description, []
+        return data.images, labels, None, description, []
 
-    from ._loaders import load_image_folder
+    from ._loaders import load_image_csv, load_image_folder
 
-    data = load_image_folder(args.folder, n_jobs=-1, verbose=int(not args.quiet))
+    verbose = int(not args.quiet)
+    if args.csv is not None:
+        data = load_image_csv(
+            args.csv,
+            path_column=args.path_column,
+            label_column=args.label_column,
+            group_column=args.group_column,
+            window=args.window,
+            n_jobs=-1,
+            verbose=verbose,
+        )
+        source = args.csv
+    else:
+        if args.group_column is not None:
+            raise CommandError("--group-column reads --csv FILE; with FOLDER use --groups REGEX")
+        data = load_image_folder(args.folder, window=args.window, n_jobs=-1, verbose=verbose)
+        source = args.folder
+    groups = data.get("groups")
+    if args.groups is not None:
+        if groups is not None:
+            raise CommandError("give --groups REGEX or --group-column, not both")
+        groups = _groups_from_names(data.filenames, args.groups)
     labels = np.asarray(data.target_names, dtype=object)[data.target]
     counts = ", ".join(
         f"{name} {count}"
         for name, count in zip(data.target_names, np.bincount(data.target), strict=True)
     )
-    description = (
-        f"{args.folder}: {len(labels)} images of {len(data.target_names)} classes ({counts})"
-    )
+    description = f"{source}: {len(labels)} images of {len(data.target_names)} classes ({counts})"
+    if groups is not None:
+        description += f", {len(np.unique(groups))} groups"
     for path, reason in data.skipped[:10]:
         print(f"  skipped {path}: {reason}", file=sys.stderr)
     if len(data.skipped) > 10:
         print(f"  ... and {len(data.skipped) - 10} more skipped files", file=sys.stderr)
-    return data.filenames, labels, description, data.skipped
+    return data.filenames, labels, groups, description, data.skipped
 
 
-def _classifier(args, labels, smallest_fit=None):
+def _groups_from_names(filenames, pattern):
+    """The group ID of each file: REGEX's first capture group in its name, or the match."""
+    groups, unmatched = [], []
+    for path in filenames:
+        match = pattern.search(os.path.basename(path))
+        if match is None:
+            unmatched.append(os.path.basename(path))
+            continue
+        groups.append(match.group(1) if pattern.groups else match.group(0))
+    if unmatched:
+        raise CommandError(
+            f"--groups {pattern.pattern!r} matches no group in {len(unmatched)} file names, "
+            f"such as {unmatched[:3]}; every image needs one"
+        )
+    return np.asarray(groups, dtype=object)
+
+
+def _classifier(args, labels, groups=None, smallest_fit=None):
     """The TransferImageClassifier the options describe, its weights checked up front."""
     from ._backbones import get_spec
     from ._transfer import TransferImageClassifier, validation_split_fits
 
-    bundled = getattr(args, "folder", "") is None
+    bundled = args.folder is None and args.csv is None
     backbone = args.backbone or ("small_cnn" if bundled else "mobilenet_v2")
     spec = get_spec(backbone)
     weights = args.weights or ("imagenet" if spec.pretrained else "none")
@@ -268,6 +379,7 @@ def _classifier(args, labels, smallest_fit=None):
         backbone,
         weights=weights,
         image_size=image_size,
+        window=args.window,
         epochs=args.epochs or defaults["epochs"],
         learning_rate=args.learning_rate or defaults["learning_rate"],
         fine_tune_from="auto" if args.fine_tune else None,
@@ -276,12 +388,13 @@ def _classifier(args, labels, smallest_fit=None):
         random_state=args.seed,
     )
     # Early stopping needs every class on both sides of its validation split,
-    # in the smallest fit too.
+    # in the smallest fit too; with groups, a few groups on each side.
     n_samples, n_classes = smallest_fit or len(labels), len(np.unique(labels))
-    clf.set_params(
-        early_stopping=not bundled
-        and validation_split_fits(n_samples, n_classes, clf.validation_fraction)
-    )
+    fits = validation_split_fits(n_samples, n_classes, clf.validation_fraction)
+    if groups is not None:
+        per_group = np.median(np.unique(groups, return_counts=True)[1])
+        fits = fits and n_samples / per_group >= 4
+    clf.set_params(early_stopping=not bundled and fits)
     if weights is not None:
         _check_weights(clf)
     return clf
@@ -327,7 +440,7 @@ def _sample_size(args):
 
     if args.plot:
         _require_matplotlib()
-    X, labels, description, skipped = _load(args)
+    X, labels, groups, description, skipped = _load(args)
     lce = LearningCurveEstimator(
         None,
         train_sizes=args.train_sizes,
@@ -341,12 +454,12 @@ def _sample_size(args):
     # learning curve reads them: the smallest fit decides on early stopping.
     n_train = len(labels) - math.ceil(args.test_size * len(labels))
     sizes = lce._absolute_sizes(n_train, len(np.unique(labels)))
-    clf = _classifier(args, labels, smallest_fit=int(sizes.min()))
+    clf = _classifier(args, labels, groups, smallest_fit=int(sizes.min()))
     lce.set_params(estimator=clf)
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
     start = time.perf_counter()
-    lce.fit(X, labels)
+    lce.fit(X, labels, groups=groups)
     seconds = time.perf_counter() - start
     n_test = len(labels) - lce.n_train_
     print(
@@ -376,11 +489,18 @@ def _report(lce, target):
     sizes = lce.train_sizes_
     low, high = lce.score_interval(sizes)
     fitted = lce.predict_score(sizes)
-    print(f"{'images':>8}  {'mean':>6}  {'std':>6}  {'curve':>6}  95% interval")
+    groups = getattr(lce, "n_train_groups_", None)
+    print(
+        f"{'images':>8}  "
+        + (f"{'groups':>6}  " if groups is not None else "")
+        + f"{'mean':>6}  {'std':>6}  {'curve':>6}  95% interval"
+    )
     for i, size in enumerate(sizes):
         scores = lce.scores_[i]
         print(
-            f"{size:>8}  {scores.mean():6.3f}  {scores.std():6.3f}  {fitted[i]:6.3f}  "
+            f"{size:>8}  "
+            + (f"{groups[i].mean():6.0f}  " if groups is not None else "")
+            + f"{scores.mean():6.3f}  {scores.std():6.3f}  {fitted[i]:6.3f}  "
             f"[{low[i]:.3f}, {high[i]:.3f}]"
         )
     n = lce.n_train_
@@ -427,6 +547,7 @@ def _report(lce, target):
             "irregularities": list(curve.irregularities_),
         },
         "n_train": int(n),
+        "train_groups": None if groups is None else groups.mean(axis=1).tolist(),
         "test_score": lce.test_score_,
         "extrapolation": [
             {"n_samples": int(size), "score": float(s), "lower": float(lo), "upper": float(hi)}
@@ -472,12 +593,14 @@ def _plot(lce, target, path):
 def _train(args):
     import joblib
 
-    X, labels, description, _ = _load(args)
-    clf = _classifier(args, labels)
+    if args.folder is None and args.csv is None:
+        raise CommandError("give the FOLDER of class subfolders, or --csv FILE, to train on")
+    X, labels, groups, description, _ = _load(args)
+    clf = _classifier(args, labels, groups)
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
     start = time.perf_counter()
-    clf.set_params(verbose=int(not args.quiet)).fit(X, labels)
+    clf.set_params(verbose=int(not args.quiet)).fit(X, labels, groups=groups)
     clf.set_params(verbose=0)
     joblib.dump(clf, args.out)
     print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {args.out}")

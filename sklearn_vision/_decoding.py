@@ -11,7 +11,9 @@ import struct
 import numpy as np
 from sklearn.utils._param_validation import validate_params
 
+from ._dicom import UnreadableImage, is_dicom, read_dicom
 from ._images import check_image_size
+from ._intensity import check_window, scale_to_255
 
 _ORIENTATION = 0x0112  # the EXIF tag
 
@@ -23,17 +25,26 @@ TENSORFLOW_READS = {"JPEG": {"RGB", "L"}, "PNG": {"RGB", "RGBA", "L", "LA", "P"}
 
 JPEG_SCALES = (1, 2, 4, 8)
 
+# Pillow's modes for more than 8 bits a channel: 16-bit integers (PNG, TIFF),
+# 32-bit integers and 32-bit floats (TIFF). They are read at full depth and
+# scaled by the window rule; ``convert("RGB")`` would clip them to 255.
+_DEEP_MODES = {"I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16, "I": 32, "F": None}
+
 
 class _EmptyFile(OSError):
     pass
 
 
 @validate_params(
-    {"path": [str, os.PathLike], "size": [tuple, list, None]},
+    {
+        "path": [str, os.PathLike],
+        "size": [tuple, list, None],
+        "window": [str, tuple, list],
+    },
     prefer_skip_nested_validation=True,
 )
-def read_image(path, size=None):
-    """Decode one image file to an RGB uint8 array, optionally resized to ``(h, w)``.
+def read_image(path, size=None, *, window="auto"):
+    """Decode one image file to an RGB array, optionally resized to ``(h, w)``.
 
     EXIF orientation is applied; grayscale, palette, CMYK and alpha images are
     converted to RGB (alpha dropped). With ``size``, a JPEG at least twice as
@@ -42,30 +53,54 @@ def read_image(path, size=None):
     :func:`tf.image.resize` does (no antialiasing): the pixels Keras's own
     loaders give, and those of :func:`load_image_folder`.
 
+    8-bit files give their pixels as they are (uint8). Deeper files (16-bit
+    PNG and TIFF, 32-bit integer and float TIFF, DICOM) are read at full depth
+    and scaled linearly to float32 values in [0, 255], the range the
+    pretrained backbones expect, by ``window``; nothing is clipped unless a
+    window asks for it.
+
     Parameters
     ----------
     path : str or path-like
-        The image file. Any format Pillow reads: JPEG, PNG, BMP, GIF, TIFF, WebP...
+        The image file. Any format Pillow reads: JPEG, PNG, BMP, GIF, TIFF,
+        WebP...; and DICOM with the ``sklearn-vision[dicom]`` extra (pydicom).
     size : tuple of int (height, width), default=None
         Resize to this size; None keeps the file's size.
+    window : "auto", "minmax" or a pair, default="auto"
+        How deep pixel values map to [0, 255] (8-bit files are never changed):
+
+        - ``"auto"``: integer files by their bit depth, 0 to ``2**bits - 1``
+          with the significant bits a PNG declares in its sBIT chunk, the
+          stored bits otherwise (16 for a 16-bit PNG or TIFF, so 12-bit data
+          in a 16-bit file without sBIT comes out dark: give
+          ``window=(0, 4095)``); float files by ``"minmax"``; DICOM by the
+          file's VOI window (WindowCenter, WindowWidth), or ``"minmax"``
+          without one.
+        - ``"minmax"``: the image's own minimum to maximum.
+        - ``(low, high)``: these values (after RescaleSlope and
+          RescaleIntercept for DICOM, so Hounsfield units for CT, e.g.
+          ``(-160, 240)`` for soft tissue); values outside are set to 0 and 255.
+        - ``("1%", "99%")``: the image's own percentiles, the same way.
 
     Returns
     -------
-    image : ndarray of shape (height, width, 3), dtype uint8
+    image : ndarray of shape (height, width, 3)
+        uint8 for 8-bit files, float32 in [0, 255] for deeper ones.
 
     Raises
     ------
     OSError
         Naming the file and the reason in words (empty file, not an image,
-        truncated file...) when it cannot be decoded.
+        truncated file, a DICOM file without pydicom...) when it cannot be
+        decoded.
     """
-    return read_file(os.fspath(path), check_image_size(size))
+    return read_file(os.fspath(path), check_image_size(size), check_window(window))
 
 
-def read_file(path, size):
+def read_file(path, size, window="auto"):
     """:func:`read_image` without its checks, for the loops that call it per file."""
     try:
-        return decode_file(path, size)
+        return decode_file(path, size, window)
     except Exception as exc:
         reason = failure_reason(exc)
         if reason is None:
@@ -81,16 +116,22 @@ def _open(path):
     return Image.open(path)
 
 
-def check_file(path, size=None):
+def check_file(path, size=None, window="auto"):
     """Decode a file only to check it: a small draft still reads every byte, faster."""
+    if is_dicom(path):
+        read_dicom(path, window)
+        return
     with _open(path) as image:
         image.draft("RGB", (8, 8))
         image.load()
 
 
-def decode_file(path, size):
+def decode_file(path, size, window="auto"):
     from PIL import ImageOps
 
+    if is_dicom(path):
+        image = read_dicom(path, window)
+        return image if size is None else resize_bilinear(image, size)
     with _open(path) as image:
         orientation = image.getexif().get(_ORIENTATION, 1)
         if size is not None:
@@ -99,10 +140,29 @@ def decode_file(path, size):
             image.draft("RGB", (width, height))  # the scale _jpeg_scale picks
         if orientation != 1:
             image = ImageOps.exif_transpose(image)
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        image = np.asarray(image, dtype=np.uint8)
+        if image.mode in _DEEP_MODES:
+            image = _deep_to_rgb(path, image, window)
+        else:
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+            image = np.asarray(image, dtype=np.uint8)
     return image if size is None else resize_bilinear(image, size)
+
+
+def _deep_to_rgb(path, image, window):
+    """A 16-bit or 32-bit single-channel Pillow image as float32 RGB in [0, 255]."""
+    values = np.asarray(image)
+    if values.dtype.byteorder not in ("=", "|"):
+        values = values.astype(values.dtype.newbyteorder("="))
+    bits = _DEEP_MODES[image.mode]
+    if bits is not None and image.format == "PNG":
+        declared = _png_significant_bits(path)
+        if declared is not None and values.max() < 2**declared:
+            bits = declared
+    if bits == 32:
+        bits = None  # 32-bit integers: their range, not 2**32
+    scaled = scale_to_255(values, window, bits)
+    return np.repeat(scaled[..., np.newaxis], 3, axis=-1)
 
 
 def _jpeg_scale(width, height, size):
@@ -126,11 +186,11 @@ def _interpolation(in_size, out_size):
 
 
 def resize_bilinear(image, size):
-    """Resize an ``(h, w, c)`` uint8 image to ``size`` as ``tf.image.resize`` does, in NumPy.
+    """Resize an ``(h, w, c)`` image to ``size`` as ``tf.image.resize`` does, in NumPy.
 
-    Bilinear, without antialiasing, rounded to uint8: the same pixels as the
-    TensorFlow op (the one :func:`load_image_folder` runs in tf.data), without
-    importing TensorFlow.
+    Bilinear, without antialiasing; uint8 images are rounded back to uint8
+    (the same pixels as the TensorFlow op :func:`load_image_folder` runs in
+    tf.data), float32 ones stay float32. TensorFlow is not imported.
     """
     height, width = size
     if image.shape[:2] == (height, width):
@@ -146,6 +206,8 @@ def resize_bilinear(image, size):
 
     upper = along_width(top)
     resized = upper + (along_width(bottom) - upper) * dy[:, np.newaxis, np.newaxis]
+    if image.dtype != np.uint8:
+        return resized.astype(np.float32)
     return np.rint(resized).astype(np.uint8)
 
 
@@ -155,6 +217,8 @@ def failure_reason(exc):
 
     if isinstance(exc, _EmptyFile):
         return "empty file"
+    if isinstance(exc, UnreadableImage):
+        return str(exc)
     if isinstance(exc, UnidentifiedImageError):
         return "not an image (cannot identify image file)"
     if isinstance(exc, Image.DecompressionBombError):
@@ -179,6 +243,8 @@ def tensorflow_decoder(path, size):
     or mode, a JPEG with an EXIF orientation, a PNG with EXIF data). Raises as
     :func:`decode_file` for empty files and files that are not images.
     """
+    if is_dicom(path):
+        return None
     with _open(path) as image:
         args = image.tile[0][3] if len(image.tile) == 1 else None
         raw_mode = args[0] if isinstance(args, tuple) else args
@@ -191,17 +257,30 @@ def tensorflow_decoder(path, size):
         return 1 + JPEG_SCALES.index(_jpeg_scale(*image.size, size))
 
 
-def _png_has_exif(path):
-    """Whether a PNG file holds an eXIf chunk, before or after its image data.
+def _png_chunk(path, wanted, stop=b"IEND"):
+    """The data of a PNG file's first ``wanted`` chunk before ``stop``, or None.
 
-    Pillow sees one after the image data only by decoding the image; walking
-    the chunk headers (8 bytes each, seeking over the data) finds it cheaply.
+    Walks the chunk headers (8 bytes each, seeking over the data): cheap, and
+    it finds chunks Pillow reads only by decoding the image, or not at all.
     """
     with open(path, "rb") as file:
         file.seek(8)  # the PNG signature
         while len(header := file.read(8)) == 8:
             length, kind = struct.unpack(">I4s", header)
-            if kind in (b"eXIf", b"IEND"):
-                return kind == b"eXIf"
+            if kind == wanted:
+                return file.read(length)
+            if kind == stop:
+                return None
             file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
-    return False
+    return None
+
+
+def _png_has_exif(path):
+    """Whether a PNG file holds an eXIf chunk, before or after its image data."""
+    return _png_chunk(path, b"eXIf") is not None
+
+
+def _png_significant_bits(path):
+    """The bits a grayscale PNG declares significant in its sBIT chunk, or None."""
+    data = _png_chunk(path, b"sBIT", stop=b"IDAT")
+    return data[0] if data else None

@@ -24,6 +24,7 @@ from ._backbones import (
 )
 from ._cache import get_feature_cache
 from ._images import check_images
+from ._intensity import check_window
 from ._keras_utils import (
     architecture,
     clone_with_weights,
@@ -36,14 +37,20 @@ from ._keras_utils import (
 )
 from ._tf_data import image_read_errors, make_dataset
 
+# Part of a file's key: a change in how files are decoded (16-bit files were once
+# clipped to 8 bits) must not reuse features a disk cache kept from before.
+_DECODING = "decoding-2"
 
-def image_keys(images):
-    """Return a key per image: a content hash, or a file's path, size and mtime."""
+
+def image_keys(images, window="auto"):
+    """Return a key per image: a content hash, or a file's path, size, mtime and window."""
     if images.is_paths:
         keys = []
         for path in images.data:
             stat = os.stat(path)
-            identity = f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+            identity = (
+                f"{_DECODING}|{window!r}|{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+            )
             keys.append(hashlib.blake2b(identity.encode(), digest_size=16).hexdigest())
         return keys
     data = images.data
@@ -72,17 +79,23 @@ def model_key(model, *, image_size, preprocessing):
     return hash_weights(digest, model).hexdigest()
 
 
-def cached_predict(model, images, *, image_size, preprocessing, batch_size, cache=True):
+def cached_predict(
+    model, images, *, image_size, preprocessing, batch_size, window="auto", cache=True
+):
     """Return ``model``'s output for every image, computing only what the cache lacks.
 
     ``preprocessing`` names the backbone's preprocessing (a registered backbone
-    name, or None for none); it is part of the key.
+    name, or None for none); it is part of the key, as ``window`` is of files'.
     """
     preprocess = preprocess_function(get_spec(preprocessing)) if preprocessing else None
 
     def predict(subset, store=None, key=None):
         dataset = make_dataset(
-            subset, batch_size=batch_size, image_size=image_size, preprocess=preprocess
+            subset,
+            batch_size=batch_size,
+            image_size=image_size,
+            preprocess=preprocess,
+            window=window,
         )
         function = None
         if store is not None and keras_backend() == "tensorflow":
@@ -101,7 +114,7 @@ def cached_predict(model, images, *, image_size, preprocessing, batch_size, cach
         return predict(images)
     store = get_feature_cache()
     key = model_key(model, image_size=image_size, preprocessing=preprocessing)
-    keys = image_keys(images)
+    keys = image_keys(images, window)
     found = [store.get((key, image)) for image in keys]
     missing = [i for i, value in enumerate(found) if value is None]
     if missing:
@@ -130,6 +143,13 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         Backbone weights.
     image_size : int, (int, int) or None, default=None
         Size images are resized to; ``None`` is the backbone's default.
+    window : "auto", "minmax" or a pair, default="auto"
+        How image files deeper than 8 bits (16-bit PNG and TIFF, float TIFF,
+        DICOM) are scaled to [0, 255] when read, as in :func:`read_image`:
+        their bit depth (a DICOM file's own window), their minimum and
+        maximum, ``(low, high)`` values such as ``(-160, 240)`` Hounsfield
+        units, or percentiles such as ``("1%", "99%")``. Arrays are not
+        rescaled: give them in [0, 255].
     backbone_kwargs : dict, default=None
         Extra keyword arguments for the ``keras.applications`` constructor.
     pooling : {"avg", "max"}, default="avg"
@@ -169,6 +189,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "backbone": [StrOptions(set(BACKBONES)), callable],
         **BACKBONE_PARAMETER_CONSTRAINTS,
+        "window": [StrOptions({"auto", "minmax"}), tuple, list],
         "pooling": [StrOptions({"avg", "max"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache": ["boolean"],
@@ -181,6 +202,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         *,
         weights="imagenet",
         image_size=None,
+        window="auto",
         backbone_kwargs=None,
         pooling="avg",
         batch_size=64,
@@ -190,6 +212,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
+        self.window = window
         self.backbone_kwargs = backbone_kwargs
         self.pooling = pooling
         self.batch_size = batch_size
@@ -222,6 +245,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
             The transformer, ready to transform.
         """
         images = check_images(X)
+        check_window(self.window)
         self.n_features_in_ = images.n_features
         seed = np.random.randint(2**31 - 1) if self.random_state is None else self.random_state
         with seeded_keras(seed):
@@ -256,6 +280,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
             image_size=self.image_size_,
             preprocessing=self.backbone if isinstance(self.backbone, str) else None,
             batch_size=self.batch_size,
+            window=check_window(self.window),
             cache=self.cache,
         ).astype(np.float32, copy=False)
 

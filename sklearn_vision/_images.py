@@ -45,7 +45,8 @@ def check_images(X):
 
     Accepted: uint8 or float arrays ``(n, h, w, 3)``, grayscale ``(n, h, w)`` or
     ``(n, h, w, 1)``; a list of equally shaped images; a 1-D sequence or an
-    ``(n, 1)`` column of file paths. Pixel values are expected in [0, 255].
+    ``(n, 1)`` column of file paths. Pixel values must lie in [0, 255]: others
+    are refused, never clipped.
     """
     if hasattr(X, "tocsr") or hasattr(X, "todense"):
         raise TypeError("Sparse input is not supported: images must be dense arrays or file paths.")
@@ -93,9 +94,10 @@ def check_images(X):
         raise ValueError(f"Found array with 0 images (shape {X.shape}); at least 1 is required.")
     if min(X.shape[1:3]) == 0:
         raise ValueError(f"Found images of size 0 (shape {X.shape}).")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError("Input images contain NaN or infinity; pixels must be finite.")
+    _check_pixel_range(X)
     if X.dtype.kind == "f":
-        if not np.isfinite(X).all():
-            raise ValueError("Input images contain NaN or infinity; pixels must be finite.")
         if X.max() <= 1.0 and X.max() > 0:
             warnings.warn(
                 "Float images with all pixels in [0, 1]: sklearn-vision expects pixel "
@@ -104,6 +106,22 @@ def check_images(X):
                 stacklevel=3,
             )
     return Images(X, False)
+
+
+def _check_pixel_range(X):
+    """Refuse pixel values outside [0, 255], saying what to do: never clip them."""
+    if X.dtype == np.uint8:
+        return
+    low, high = X.min(), X.max()
+    if low >= 0 and high <= 255:
+        return
+    raise ValueError(
+        f"Images have pixel values from {low:g} to {high:g}, outside the [0, 255] range "
+        "the pretrained backbones expect (16-bit, CT or standardised data?). Nothing is "
+        "clipped: scale the array yourself, e.g. 255 * (X - X.min()) / (X.max() - X.min()), "
+        "or give the image files: read_image and load_image_folder scale 16-bit, float "
+        "and DICOM files to [0, 255] by their bit depth or a window=(low, high) you choose."
+    )
 
 
 def _stack_images(images):

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import check_cv, train_test_split
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, check_cv, train_test_split
 from sklearn.utils import (
     ClassifierTags,
     _safe_indexing,
@@ -23,6 +23,12 @@ from sklearn.utils import (
     resample,
 )
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
@@ -31,6 +37,7 @@ from sklearn.utils.validation import (
     _estimator_has,
     check_is_fitted,
     column_or_1d,
+    has_fit_parameter,
 )
 
 from ._power_law import PowerLawRegressor
@@ -75,7 +82,17 @@ def balanced_subsample(y, n_samples, random_state=None):
             f"A subsample of {n_samples} rows needs between {len(classes)} (one per class) "
             f"and {len(y)} (all rows)."
         )
-    take = np.zeros(len(classes), dtype=int)
+    take = _balanced_counts(counts, n_samples, rng)
+    chosen = [
+        rng.choice(np.flatnonzero(y_indices == k), take[k], replace=False)
+        for k in range(len(classes))
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def _balanced_counts(counts, n_samples, rng):
+    """Rows to take from each class: equal shares, capped by each class's size."""
+    take = np.zeros(len(counts), dtype=int)
     remaining = n_samples
     # Water-filling: give every class an equal share, capped by its size, and
     # hand what a small class cannot take to the others.
@@ -87,15 +104,69 @@ def balanced_subsample(y, n_samples, random_state=None):
         grant = np.minimum(grant, counts[open_classes] - take[open_classes])
         take[open_classes] += grant
         remaining -= grant.sum()
-    chosen = [
-        rng.choice(np.flatnonzero(y_indices == k), take[k], replace=False)
-        for k in range(len(classes))
-    ]
+    return take
+
+
+def _proportional_counts(counts, n_samples):
+    """Rows to take from each class in proportion to its size (largest remainders)."""
+    exact = counts * (n_samples / counts.sum())
+    take = np.floor(exact).astype(int)
+    short = n_samples - take.sum()
+    take[np.argsort(take - exact, kind="stable")[:short]] += 1
+    return take
+
+
+def group_subsample(y, groups, n_samples, sampling, random_state=None):
+    """Return the indices of ``n_samples`` rows drawn by whole groups.
+
+    Groups are taken in random order, each as a whole, as long as its classes
+    still need rows (per class: ``sampling="balanced"`` shares as in
+    :func:`balanced_subsample`, ``"stratified"`` the class proportions,
+    ``"random"`` one share for all); a group that holds more rows of a class
+    than it still needs gives a random part of them. So the size is exact and
+    at most one group per class is cut, on the training side only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_vision._learning_curve import group_subsample
+    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> groups = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    >>> rows = group_subsample(y, groups, 4, "balanced", random_state=0)
+    >>> np.bincount(y[rows]), len(np.unique(groups[rows]))
+    (array([2, 2]), 2)
+    """
+    rng = check_random_state(random_state)
+    labels = np.zeros(len(y), dtype=int) if sampling == "random" else y
+    classes, y_indices, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if sampling == "stratified":
+        need = _proportional_counts(counts, n_samples)
+    else:
+        need = _balanced_counts(counts, n_samples, rng)
+    group_ids, group_indices = np.unique(groups, return_inverse=True)
+    members = np.split(
+        np.argsort(group_indices, kind="stable"), np.cumsum(np.bincount(group_indices))[:-1]
+    )
+    chosen = []
+    for group in rng.permutation(len(group_ids)):
+        rows = members[group]
+        for k in np.unique(y_indices[rows]):
+            if need[k] == 0:
+                continue
+            rows_k = rows[y_indices[rows] == k]
+            if len(rows_k) > need[k]:
+                rows_k = rng.choice(rows_k, need[k], replace=False)
+            need[k] -= len(rows_k)
+            chosen.append(rows_k)
+        if not need.any():
+            break
     return np.sort(np.concatenate(chosen))
 
 
-def _subsample(y, n_samples, sampling, rng):
-    """Return sorted indices of ``n_samples`` rows drawn by ``sampling``."""
+def _subsample(y, groups, n_samples, sampling, rng):
+    """Return sorted indices of ``n_samples`` rows drawn by ``sampling`` (and by groups)."""
+    if groups is not None:
+        return group_subsample(y, groups, n_samples, sampling, rng)
     if sampling == "balanced":
         return balanced_subsample(y, n_samples, rng)
     indices = np.arange(len(y))
@@ -107,14 +178,27 @@ def _subsample(y, n_samples, sampling, rng):
     )
 
 
-def _fit_and_score(estimator, X, y, train, test, scorer, fit_params):
+def _fit_and_score(estimator, X, y, train, test, scorer, fit_params, score_params):
     """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds)."""
     fit_params = _check_method_params(X, params=fit_params, indices=train)
+    score_params = _check_method_params(X, params=score_params, indices=test)
     start = time.perf_counter()
     estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
     fit_time = time.perf_counter() - start
-    score = scorer(estimator, _safe_indexing(X, test), y[test])
+    score = scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
     return float(score), fit_time
+
+
+def _check_no_group_on_both_sides(splits, groups, cv):
+    for fold, (train, test) in enumerate(splits):
+        shared = np.intersect1d(groups[train], groups[test])
+        if len(shared):
+            raise ValueError(
+                f"cv={cv!r} puts group {shared.tolist()[0]!r} (and {len(shared) - 1} more) on both "
+                f"sides of fold {fold}: the scores would be optimistic. Use a splitter "
+                "that keeps groups whole, such as GroupKFold or StratifiedGroupKFold, "
+                "or cv=<number of folds>."
+            )
 
 
 def _is_classifier(estimator):
@@ -155,11 +239,19 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     test_size : float or int, default=0.1
         The held-out split (stratified for classifiers) on which every fit is
         scored, as a fraction or a number of samples. Ignored when ``cv`` is set.
+        With ``groups``, the split holds whole groups: one fold of a
+        :class:`~sklearn.model_selection.StratifiedGroupKFold` (a
+        :class:`~sklearn.model_selection.GroupKFold` for regressors) of
+        ``round(1 / test_size)`` folds, so about that fraction of the samples.
     cv : int, cross-validation generator or iterable, default=None
         Use these folds instead of one test split: at each size, ``n_repeats``
         subsamples are drawn from the training part of every fold, so
         ``scores_`` has ``n_folds * n_repeats`` columns. Fractional sizes are
-        fractions of the smallest training part.
+        fractions of the smallest training part. With ``groups``, an int means
+        a :class:`~sklearn.model_selection.StratifiedGroupKFold` (a
+        :class:`~sklearn.model_selection.GroupKFold` for regressors), a
+        splitter receives the groups, and folds that put a group on both
+        sides are refused.
     scoring : str or callable, default="accuracy"
         A scikit-learn scorer (greater is better, as always in scikit-learn).
     curve : regressor, default=None
@@ -195,6 +287,8 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         Seconds each fit took.
     n_train_ : int
         Samples available for training (the smallest training part with ``cv``).
+    n_train_groups_ : ndarray of the shape of ``scores_``
+        With ``groups``: how many groups each fit was trained on.
     curve_ : regressor
         The learning curve fitted on every (size, score) pair.
     estimator_ : estimator
@@ -288,8 +382,8 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def _splits(self, X, y, classifier, rng):
-        if self.cv is None:
+    def _splits(self, X, y, groups, classifier, rng, split_params):
+        if self.cv is None and groups is None:
             indices = np.arange(len(y))
             train, test = train_test_split(
                 indices,
@@ -298,8 +392,38 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 random_state=rng,
             )
             return [(np.sort(train), np.sort(test))]
-        cv = check_cv(self.cv, y, classifier=classifier)
-        return list(cv.split(X, y))
+        if self.cv is None:
+            return [self._group_test_split(X, y, groups, classifier, rng)]
+        if groups is not None and isinstance(self.cv, Integral):
+            splitter = StratifiedGroupKFold if classifier else GroupKFold
+            cv = splitter(n_splits=self.cv)
+            split_params = {"groups": groups}
+        else:
+            cv = check_cv(self.cv, y, classifier=classifier)
+        splits = list(cv.split(X, y, **split_params))
+        if groups is not None:
+            _check_no_group_on_both_sides(splits, groups, cv)
+        return splits
+
+    def _group_test_split(self, X, y, groups, classifier, rng):
+        """One fold of whole groups, about ``test_size`` of the samples, as the test split."""
+        n_test = self.test_size * len(y) if self.test_size < 1 else self.test_size
+        n_splits = max(2, round(len(y) / n_test))
+        n_groups = len(np.unique(groups))
+        if n_groups < n_splits:
+            raise ValueError(
+                f"test_size={self.test_size} with groups holds out whole groups, one in "
+                f"{n_splits} of them, and needs at least {n_splits} groups; got {n_groups}. "
+                "Use a larger test_size (0.5 needs 2 groups) or cv=GroupKFold(n_splits) "
+                "with fewer folds."
+            )
+        splitter = StratifiedGroupKFold if classifier else GroupKFold
+        cv = splitter(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
+        with warnings.catch_warnings():
+            # "The least populated class in y has only k members": as far as groups allow.
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            train, test = next(cv.split(X, y, groups))
+        return np.sort(train), np.sort(test)
 
     def _absolute_sizes(self, n_train, n_classes):
         sizes = np.asarray(self.train_sizes)
@@ -350,7 +474,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         return PowerLawRegressor(score_bounds=(0.0, 1.0) if bounded else (None, None))
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, groups=None, **fit_params):
         """Fit the estimator on subsamples of growing size, then the learning curve.
 
         Parameters
@@ -359,9 +483,21 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             What ``estimator`` takes: a table, images, or image file paths.
         y : array-like of shape (n_samples,)
             Targets.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, such as the patient each image comes from: no group
+            is ever on both sides of a split. The test split and the ``cv``
+            folds hold whole groups, and subsamples are drawn by whole groups
+            (see ``train_sizes``), so the curve is what new groups will see.
+            Sizes still count samples. The groups also go to every fit of
+            ``estimator`` whose ``fit`` takes ``groups`` (such as
+            :class:`TransferImageClassifier`, for its early-stopping split);
+            with metadata routing enabled, to those that request them
+            (``set_fit_request(groups=True)``).
         **fit_params
             Passed to every ``estimator.fit``; per-sample ones (such as
-            ``sample_weight``) are subsampled with the rows.
+            ``sample_weight``) are subsampled with the rows. With metadata
+            routing enabled, routed to the estimator, the ``cv`` splitter and
+            the scorer as each requests them.
 
         Returns
         -------
@@ -369,6 +505,14 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             The fitted meta-estimator.
         """
         X, y = indexable(X, column_or_1d(y, warn=True))
+        if groups is not None:
+            groups = column_or_1d(groups)
+            if len(groups) != len(y):
+                raise ValueError(
+                    f"groups has {len(groups)} entries for {len(y)} samples; give one "
+                    "group label per sample."
+                )
+        fit_params, split_params, score_params = self._route(groups, fit_params)
         classifier = _is_classifier(self.estimator)
         if classifier:
             check_classification_targets(y)
@@ -379,7 +523,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 "is not a classifier. Use sampling='random'."
             )
         rng = check_random_state(self.random_state)
-        splits = self._splits(X, y, classifier, rng)
+        splits = self._splits(X, y, groups, classifier, rng, split_params)
         n_classes = len(np.unique(y[splits[0][0]])) if classifier else 0
         self.n_train_ = min(len(train) for train, _ in splits)
         self.train_sizes_ = self._absolute_sizes(self.n_train_, n_classes)
@@ -387,7 +531,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         # Every subsample is drawn here, in order, so the result does not depend
         # on n_jobs or on the joblib backend.
         jobs = [
-            (size, repeat, train[_subsample(y[train], size, self.sampling, rng)], test)
+            (size, repeat, train[self._draw(y, groups, train, size, rng)], test)
             for size in self.train_sizes_
             for train, test in splits
             for repeat in range(self.n_repeats)
@@ -397,7 +541,14 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         progress = ProgressBar(len(jobs), self.verbose > 0, unit="fits")
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_and_score)(
-                self._clone_estimator(seed), X, y, subsample, test, scorer, fit_params
+                self._clone_estimator(seed),
+                X,
+                y,
+                subsample,
+                test,
+                scorer,
+                fit_params,
+                score_params,
             )
             for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
         )
@@ -408,6 +559,10 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
         self.scores_ = np.array([score for score, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds in outcomes]).reshape(shape)
+        if groups is not None:
+            self.n_train_groups_ = np.array(
+                [len(np.unique(groups[subsample])) for _, _, subsample, _ in jobs]
+            ).reshape(shape)
         if not np.all(np.isfinite(self.scores_)):
             raise ValueError(f"Some fits scored NaN or inf: {self.scores_.tolist()}.")
 
@@ -421,8 +576,53 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             params = _check_method_params(X, params=fit_params, indices=train)
             self.estimator_.fit(_safe_indexing(X, train), y[train], **params)
             if test is not None:
-                self.test_score_ = float(scorer(self.estimator_, _safe_indexing(X, test), y[test]))
+                params = _check_method_params(X, params=score_params, indices=test)
+                self.test_score_ = float(
+                    scorer(self.estimator_, _safe_indexing(X, test), y[test], **params)
+                )
         return self
+
+    def _draw(self, y, groups, train, size, rng):
+        train_groups = None if groups is None else groups[train]
+        return _subsample(y[train], train_groups, size, self.sampling, rng)
+
+    def _route(self, groups, fit_params):
+        """The parameters of the estimator's fit, the splitter's split and the scorer."""
+        if _routing_enabled():
+            routed = process_routing(self, "fit", groups=groups, **fit_params)
+            split = routed.splitter.split if self.cv is not None else {}
+            return routed.estimator.fit, split, routed.scorer.score
+        fit_params = dict(fit_params)
+        if groups is not None and has_fit_parameter(self.estimator, "groups"):
+            fit_params["groups"] = groups
+        return fit_params, {"groups": groups}, {}
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object: see the User Guide on metadata routing.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            What ``fit`` takes itself (``groups``) and routes to the
+            estimator, the ``cv`` splitter and the scorer.
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        router.add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="score", callee="score"),
+        )
+        if self.cv is not None:
+            router.add(
+                splitter=check_cv(self.cv),
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+        router.add(
+            scorer=check_scoring(self.estimator, scoring=self.scoring),
+            method_mapping=MethodMapping().add(caller="fit", callee="score"),
+        )
+        return router
 
     def _clone_estimator(self, seed):
         estimator = clone(self.estimator)
@@ -528,4 +728,6 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     def score(self, X, y, **params):
         """Score of ``estimator_`` on ``(X, y)``, by its own ``score`` method."""
         check_is_fitted(self, "estimator_")
+        if _routing_enabled():
+            params = process_routing(self, "score", **params).estimator.score
         return self.estimator_.score(X, y, **params)

@@ -1,14 +1,16 @@
-"""Loading a folder of class subfolders: every file checked, the bad ones listed.
+"""Loading a folder of class subfolders, or a CSV manifest: every file checked, the bad ones listed.
 
-Pillow checks and decodes; with an ``image_size``, JPEG and PNG files that
-TensorFlow's decoders read to the same pixels are decoded in tf.data, as
-Keras's own loader does. Nothing under the folder is ever written.
+Pillow (and pydicom) check and decode; with an ``image_size``, JPEG and PNG
+files that TensorFlow's decoders read to the same pixels are decoded in
+tf.data, as Keras's own loader does. Nothing under the folder is ever written.
 """
 
+import csv
 import os
 import sys
 import warnings
 from collections import Counter
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -18,6 +20,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from ._decoding import check_file, decode_file, failure_reason, tensorflow_decoder
 from ._images import check_image_size
+from ._intensity import check_window
 from ._progress import ProgressBar
 from ._tf_data import read_with_tensorflow
 
@@ -28,13 +31,21 @@ from ._tf_data import read_with_tensorflow
         "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "classes": ["array-like", None],
         "extensions": ["array-like", set, None],
+        "window": [str, tuple, list],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
 def load_image_folder(
-    path, *, image_size=None, classes=None, extensions=None, n_jobs=None, verbose=0
+    path,
+    *,
+    image_size=None,
+    classes=None,
+    extensions=None,
+    window="auto",
+    n_jobs=None,
+    verbose=0,
 ):
     """Load a folder of images sorted into one subfolder per class.
 
@@ -64,6 +75,9 @@ def load_image_folder(
         Only consider files with these extensions (``[".jpg", ".png"]``, any
         case); others are skipped as such. None tries every file: whether it is
         an image is decided by its content, not its name.
+    window : "auto", "minmax" or a pair, default="auto"
+        How 16-bit, float and DICOM files are scaled to [0, 255], as in
+        :func:`read_image`; 8-bit files are never changed.
     n_jobs : int, default=None
         Threads decoding the files. ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context; ``-1`` means all processors.
@@ -79,9 +93,10 @@ def load_image_folder(
         - ``target``, ndarray of shape (n_samples,): class indices;
         - ``target_names``, list of str: the class names, ``target_names[target]``;
         - ``skipped``, list of ``(path, reason)``: every file not used, and why;
-        - ``images``, ndarray of shape (n_samples, height, width, 3), uint8: the
+        - ``images``, ndarray of shape (n_samples, height, width, 3): the
           decoded, resized images (RGB, EXIF orientation applied), only with
-          ``image_size``;
+          ``image_size``; uint8, or float32 in [0, 255] when some file is
+          deeper than 8 bits;
         - ``DESCR``: what was loaded, in words.
 
     See Also
@@ -107,11 +122,29 @@ def load_image_folder(
     """
     root = os.fspath(path)
     size = check_image_size(image_size)
+    window = check_window(window)
     class_names = _class_folders(root, classes)
     files, labels, skipped = _list_files(root, class_names, extensions)
 
+    return _load(
+        files,
+        labels,
+        class_names,
+        skipped,
+        size=size,
+        window=window,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        source=root,
+    )
+
+
+def _load(
+    files, labels, class_names, skipped, *, size, window, n_jobs, verbose, source, groups=None
+):
+    """Decode the candidate files and make the Bunch: the part both loaders share."""
     progress = ProgressBar(len(files), verbose > 0, unit="files")
-    images, reasons = _read_files(files, size, n_jobs, progress)
+    images, reasons = read_files(files, size, window, n_jobs, progress)
     keep = np.ones(len(files), dtype=bool)
     keep[list(reasons)] = False
     reasons = {files[index]: reason for index, reason in reasons.items()}
@@ -121,18 +154,18 @@ def load_image_folder(
     labels = np.asarray(labels, dtype=int)[keep]
     if len(filenames) == 0:
         raise ValueError(
-            f"No readable image in {root!r}: "
+            f"No readable image in {source!r}: "
             + (
                 f"all {len(skipped)} files skipped ({_summary(skipped)})."
                 if skipped
-                else "the class folders are empty."
+                else "no image files found."
             )
         )
     present = np.unique(labels)
     if len(present) < len(class_names):
         empty = [name for index, name in enumerate(class_names) if index not in present]
         warnings.warn(
-            f"Class folders with no readable image, left out: {empty}.", UserWarning, stacklevel=2
+            f"Classes with no readable image, left out: {empty}.", UserWarning, stacklevel=3
         )
         labels = np.searchsorted(present, labels)
         class_names = [class_names[index] for index in present]
@@ -142,14 +175,190 @@ def load_image_folder(
         target=labels,
         target_names=class_names,
         skipped=skipped,
-        DESCR=f"{len(filenames)} images of {len(class_names)} classes from {root!r}; "
+        DESCR=f"{len(filenames)} images of {len(class_names)} classes from {source!r}; "
         f"{len(skipped)} files skipped.",
     )
+    if groups is not None:
+        data.groups = np.asarray(groups, dtype=object)[keep]
+        data.DESCR = data.DESCR.replace(
+            " classes from", f" classes in {len(np.unique(data.groups))} groups from"
+        )
     if size is not None:
         data.images = images if keep.all() else images[keep]
     if verbose > 0:
         _report_skipped(data)
     return data
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "path_column": [str],
+        "label_column": [str],
+        "group_column": [str, None],
+        "root": [str, os.PathLike, None],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+        "classes": ["array-like", None],
+        "window": [str, tuple, list],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_image_csv(
+    path,
+    *,
+    path_column,
+    label_column,
+    group_column=None,
+    root=None,
+    image_size=None,
+    classes=None,
+    window="auto",
+    n_jobs=None,
+    verbose=0,
+):
+    r"""Load the images a CSV manifest lists, with their labels and groups.
+
+    Clinical datasets often come as a table (image path, label, patient)
+    rather than class folders. Every listed file is decoded once to check it,
+    as in :func:`load_image_folder`: missing, empty and broken files, and rows
+    without a path or a label, are left out and listed in ``skipped`` with the
+    reason. Neither the manifest nor the images are ever written.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file, with a header row naming its columns (read with
+        Python's :mod:`csv` module; other columns are ignored).
+    path_column : str
+        The column holding the image paths, relative to ``root`` unless
+        absolute.
+    label_column : str
+        The column holding the class labels (any text).
+    group_column : str, default=None
+        The column holding group labels, such as a patient ID, returned as
+        ``groups`` (give them to ``fit(..., groups=...)``).
+    root : str or path-like, default=None
+        The folder relative paths start from; None is the CSV file's folder.
+    image_size : int or tuple of int (height, width), default=None
+        Also decode every image to this size and return them as ``images``.
+    classes : list of str, default=None
+        The labels to load, in this order (their index is the target); rows
+        with other labels are skipped as such. None loads every label, sorted.
+    window : "auto", "minmax" or a pair, default="auto"
+        How 16-bit, float and DICOM files are scaled to [0, 255], as in
+        :func:`read_image`.
+    n_jobs : int, default=None
+        Threads decoding the files, as in :func:`load_image_folder`.
+    verbose : int, default=0
+        Above 0, a progress bar on stderr and a summary of the skipped files.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        As :func:`load_image_folder` returns, plus ``groups``, ndarray of
+        shape (n_samples,), with ``group_column``. ``skipped`` names rows by
+        their line in the file (``"manifest.csv:7"``) when they have no path.
+
+    See Also
+    --------
+    load_image_folder : The same for a folder of class subfolders.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from PIL import Image
+    >>> from sklearn_vision import load_image_csv
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ["p1_a.png", "p1_b.png", "p2_a.png"]:
+    ...     Image.new("L", (32, 32), 128).save(root / name)
+    >>> _ = (root / "labels.csv").write_text(
+    ...     "file,finding,patient\n"
+    ...     "p1_a.png,normal,P1\np1_b.png,nodule,P1\np2_a.png,normal,P2\n"
+    ...     "p3_a.png,nodule,P3\n"
+    ... )
+    >>> data = load_image_csv(
+    ...     root / "labels.csv", path_column="file", label_column="finding",
+    ...     group_column="patient",
+    ... )
+    >>> data.target_names, data.target.tolist(), data.groups.tolist()
+    (['nodule', 'normal'], [1, 0, 1], ['P1', 'P1', 'P2'])
+    >>> [(pathlib.Path(p).name, reason) for p, reason in data.skipped]
+    [('p3_a.png', 'no such file or directory')]
+    """
+    manifest = os.fspath(path)
+    base = os.path.dirname(os.path.abspath(manifest)) if root is None else os.fspath(root)
+    rows, skipped = _read_manifest(manifest, path_column, label_column, group_column)
+    size = check_image_size(image_size)
+    window = check_window(window)
+    if classes is None:
+        class_names = sorted({label for _, label, _ in rows})
+    else:
+        class_names = [str(name) for name in classes]
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"classes lists a label twice: {class_names}.")
+    index = {name: k for k, name in enumerate(class_names)}
+    files, labels, groups = [], [], []
+    for file, label, group in rows:
+        file = os.path.join(base, file)  # an absolute path stays as it is
+        if label not in index:
+            skipped.append((file, f"label {label!r} not in classes"))
+            continue
+        if not os.path.isfile(file):
+            reason = "a folder, not a file" if os.path.isdir(file) else "no such file or directory"
+            skipped.append((file, reason))
+            continue
+        files.append(file)
+        labels.append(index[label])
+        groups.append(group)
+    return _load(
+        files,
+        labels,
+        class_names,
+        skipped,
+        size=size,
+        window=window,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        source=manifest,
+        groups=groups if group_column is not None else None,
+    )
+
+
+def _read_manifest(manifest, path_column, label_column, group_column):
+    """The ``(path, label, group)`` rows of a CSV file, and the rows skipped."""
+    if not os.path.isfile(manifest):
+        raise FileNotFoundError(f"No such CSV file: {manifest!r}.")
+    with open(manifest, newline="", encoding="utf-8-sig") as file:
+        reader = csv.DictReader(file)
+        columns = reader.fieldnames or []
+        wanted = [path_column, label_column] + ([group_column] if group_column else [])
+        missing = [name for name in wanted if name not in columns]
+        if missing:
+            raise ValueError(
+                f"{manifest!r} has no column {', '.join(map(repr, missing))}; its header "
+                f"names {columns}. Give path_column, label_column and group_column from these."
+            )
+        rows, skipped = [], []
+        for record in reader:
+            where = f"{manifest}:{reader.line_num}"
+            file = (record[path_column] or "").strip()
+            label = (record[label_column] or "").strip()
+            group = (record[group_column] or "").strip() if group_column else None
+            if not file:
+                skipped.append((where, f"no path in column {path_column!r}"))
+            elif not label:
+                skipped.append(
+                    (file, f"no label in column {label_column!r} (line {reader.line_num})")
+                )
+            elif group_column and not group:
+                skipped.append(
+                    (file, f"no group in column {group_column!r} (line {reader.line_num})")
+                )
+            else:
+                rows.append((file, label, group))
+    return rows, skipped
 
 
 def _class_folders(root, classes):
@@ -198,27 +407,32 @@ def _list_files(root, class_names, extensions):
     return files, labels, skipped
 
 
-def _read_files(files, size, n_jobs, progress):
+def read_files(files, size, window, n_jobs, progress):
     """Decode every file to check it: ``(images or None, {index: reason})``.
 
     Without ``size`` Pillow reads every file (no image kept). With it,
     ``images`` holds one slot per file (those of skipped files unset): JPEG and
     PNG files that TensorFlow decodes to the same pixels as Pillow go through
     tf.data, as in Keras's loader; the others, and those TensorFlow fails on,
-    through Pillow, which also says what is wrong with a bad file.
+    through Pillow (or pydicom), which also says what is wrong with a bad file.
+    ``images`` is uint8, or float32 once a file deeper than 8 bits is read.
     """
     reasons = {}
+    check, decode = partial(check_file, window=window), partial(decode_file, window=window)
 
     def record(indices, outcomes):
+        nonlocal images
         for index, (image, reason) in zip(indices, outcomes, strict=True):
             if reason is not None:
                 reasons[index] = reason
             elif size is not None:
+                if image.dtype != images.dtype:
+                    images = images.astype(np.float32)
                 images[index] = image
         progress.update(len(indices), detail=f"{len(reasons)} skipped")
 
     if size is None:
-        for indices, outcomes in _in_threads(check_file, files, range(len(files)), size, n_jobs):
+        for indices, outcomes in _in_threads(check, files, range(len(files)), size, n_jobs):
             record(indices, outcomes)
         return None, reasons
 
@@ -246,7 +460,7 @@ def _read_files(files, size, n_jobs, progress):
             progress.update(len(indices), detail=f"{len(reasons)} skipped")
     done[list(reasons)] = True
     rest = np.flatnonzero(~done)
-    for indices, outcomes in _in_threads(decode_file, files, rest, size, n_jobs):
+    for indices, outcomes in _in_threads(decode, files, rest, size, n_jobs):
         record(indices, outcomes)
     return images, reasons
 

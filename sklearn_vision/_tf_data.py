@@ -43,6 +43,7 @@ def make_dataset(
     image_size=None,
     preprocess=None,
     augmentation=None,
+    window="auto",
 ):
     """Return a batched, prefetched ``tf.data.Dataset`` feeding a model.
 
@@ -50,7 +51,8 @@ def make_dataset(
     parallel as batches are needed, so a folder larger than memory streams; image
     arrays are resized per batch to ``image_size``. ``augmentation`` (a Keras
     layer) runs on the [0, 255] pixels before ``preprocess``. ``shuffle_seed`` not
-    None reshuffles every epoch, reproducibly.
+    None reshuffles every epoch, reproducibly. ``window`` scales deep image files
+    as :func:`read_image` does.
     """
     import tensorflow as tf
 
@@ -61,10 +63,11 @@ def make_dataset(
         height, width = image_size
 
         def decode(path):
-            return read_file(path.decode(), (height, width))
+            # float32: 16-bit and DICOM files keep their precision (read_image).
+            return read_file(path.decode(), (height, width), window).astype(np.float32)
 
         def load(path):
-            image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+            image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
             return tf.ensure_shape(image, (height, width, 3))
 
         first = tf.data.Dataset.from_tensor_slices(X.data.astype(str))

@@ -3,13 +3,14 @@
 import json
 import math
 import os
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
@@ -34,6 +35,7 @@ from ._backbones import (
 from ._cache import get_feature_cache
 from ._features import cached_predict
 from ._images import check_images
+from ._intensity import check_window
 from ._keras_utils import (
     architecture,
     dtype_policy,
@@ -245,6 +247,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     image_size : int, (int, int) or None, default=None
         Height and width images are resized to; ``None`` is the backbone's default
         (the input shape of a ``keras.Model`` backbone).
+    window : "auto", "minmax" or a pair, default="auto"
+        How image files deeper than 8 bits (16-bit PNG and TIFF, float TIFF,
+        DICOM) are scaled to [0, 255] when read, as in :func:`read_image`:
+        their bit depth (a DICOM file's own window), their minimum and
+        maximum, ``(low, high)`` values such as ``(-160, 240)`` Hounsfield
+        units, or percentiles such as ``("1%", "99%")``. Arrays are not
+        rescaled: give them in [0, 255].
     backbone_kwargs : dict, default=None
         Extra keyword arguments for the ``keras.applications`` constructor, such
         as ``{"alpha": 0.35}`` for MobileNetV2.
@@ -273,9 +282,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         Hold out a stratified ``validation_fraction`` of the training data, stop
         each stage when its validation loss has not improved for
         ``n_iter_no_change`` epochs and restore the best weights. With ``False``
-        no data is held out and every epoch runs.
+        no data is held out and every epoch runs. With ``groups`` given to
+        :meth:`fit`, the validation split holds whole groups.
     validation_fraction : float, default=0.1
-        Fraction held out for early stopping.
+        Fraction held out for early stopping; with ``groups``, one fold of a
+        :class:`~sklearn.model_selection.StratifiedGroupKFold` of
+        ``round(1 / validation_fraction)`` folds (fewer when there are fewer
+        groups, down to 2).
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     augmentation : None, "default" or keras layer, default=None
@@ -353,6 +366,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "backbone": [StrOptions(set(BACKBONES)), callable, None],
         **BACKBONE_PARAMETER_CONSTRAINTS,
+        "window": [StrOptions({"auto", "minmax"}), tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "epochs": [Interval(Integral, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -385,6 +399,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         *,
         weights="imagenet",
         image_size=None,
+        window="auto",
         backbone_kwargs=None,
         dropout=0.3,
         epochs=10,
@@ -409,6 +424,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
+        self.window = window
         self.backbone_kwargs = backbone_kwargs
         self.dropout = dropout
         self.epochs = epochs
@@ -458,6 +474,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 "backbone='small_cnn' is trained from scratch and has no pretrained "
                 f"weights; got weights={self.weights!r}. Pass weights=None."
             )
+        check_window(self.window)
         return resolve_cache(self.cache, backbone=self.backbone, augmentation=self.augmentation)
 
     def _validate_X(self, X, *, reset):
@@ -491,11 +508,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             weights = None
         return y_encoded, weights
 
-    def _validation_split(self, y_encoded, seed):
+    def _validation_split(self, y_encoded, seed, groups=None):
         """Return (train, validation) indices, or (all, None) without early stopping."""
         n_samples = len(y_encoded)
         if not self.early_stopping:
             return np.arange(n_samples), None
+        if groups is not None:
+            return self._group_validation_split(y_encoded, seed, groups)
         counts = np.bincount(y_encoded, minlength=self.n_classes_)
         too_small = [str(self.classes_[k]) for k in np.flatnonzero(counts < 2)]
         if too_small:
@@ -518,6 +537,23 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             stratify=y_encoded,
             random_state=seed,
         )
+
+    def _group_validation_split(self, y_encoded, seed, groups):
+        """Whole groups for validation, stratified as far as the groups allow."""
+        n_groups = len(np.unique(groups))
+        if n_groups < 2:
+            raise ValueError(
+                f"Early stopping with groups holds out whole groups for validation and "
+                f"needs at least 2 groups; got {n_groups}. Give images of more groups "
+                "or set early_stopping=False."
+            )
+        n_splits = min(max(2, round(1 / self.validation_fraction)), n_groups)
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # "The least populated class in y has only k members": as far as groups allow.
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            train, validation = next(splitter.split(y_encoded, y_encoded, groups))
+        return train, validation
 
     # ------------------------------------------------------------------ model
 
@@ -619,7 +655,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Fit the head, then fine-tune the top of the backbone.
 
         Parameters
@@ -631,6 +667,12 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             Class labels, of any hashable type.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the loss.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, such as the patient each image comes from: the
+            early-stopping validation split holds whole groups, so it scores
+            the model on groups it was not trained on. Unused without early
+            stopping. In a pipeline under metadata routing, request them with
+            ``set_fit_request(groups=True)``.
 
         Returns
         -------
@@ -643,7 +685,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         y_encoded, weights = self._encode_targets(y, sample_weight, len(X))
         rng = check_random_state(self.random_state)
         seed, split_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
-        train, validation = self._validation_split(y_encoded, split_seed)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(y_encoded, groups)
+        train, validation = self._validation_split(y_encoded, split_seed, groups)
         data = _StageData(y_encoded, weights, train, validation, shuffle_seed)
 
         with self._building(seed):
@@ -712,6 +757,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             image_size=self.image_size_,
             preprocessing=self.backbone if isinstance(self.backbone, str) else None,
             batch_size=self.batch_size,
+            window=check_window(self.window),
         )
 
     def _image_feed(self, seed):
@@ -723,6 +769,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             image_size=self.image_size_,
             preprocess=preprocess_function(self._spec()),
             augmentation=augmentation,
+            window=check_window(self.window),
         )
 
     def _split_at(self, backbone, index):
@@ -860,6 +907,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 image_size=self.image_size_,
                 preprocess=preprocess_function(self._spec()),
+                window=check_window(self.window),
             )
             with image_read_errors():
                 proba = inference(self.model_, dataset)

@@ -81,6 +81,59 @@ def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
     assert after == before  # the user's folder is never touched
 
 
+def test_sample_size_with_patient_groups(tmp_path, digits, capsys):
+    """Groups from a CSV column or from file names: the same whole-group splits."""
+    X, y = digits
+    root = tmp_path / "scans"
+    root.mkdir()
+    rows = ["file,finding,patient"]
+    for index in range(90):
+        patient = f"P{index // 3:02d}"  # 3 images per patient, one class each
+        name = f"{patient}_{index:03d}.png"
+        Image.fromarray(X[(index // 3) * 3]).save(root / name)
+        rows.append(f"{name},digit_{y[(index // 3) * 3]},{patient}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    common = [*FROM_SCRATCH, "--train-sizes", "12,24,48", "--repeats", "1", "--epochs", "1"]
+    record = tmp_path / "grouped.json"
+    csv_args = ["--csv", str(root / "labels.csv"), "--label-column", "finding"]
+    status = main(
+        [
+            "sample-size",
+            *csv_args,
+            "--path-column",
+            "file",
+            "--group-column",
+            "patient",
+            *common,
+            "--test-size",
+            "0.25",
+            "--json",
+            str(record),
+            "-q",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "90 images of 3 classes" in out and "30 groups" in out
+    assert "  groups  " in out
+    saved = json.loads(record.read_text())
+    # Whole patients of 3 images, but for one cut per class.
+    for size, groups in zip([12, 24, 48], saved["train_groups"], strict=True):
+        assert size / 3 <= groups <= size / 3 + 3
+
+    folder = tmp_path / "by_class"
+    for index in range(90):
+        label = f"digit_{y[(index // 3) * 3]}"
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        name = f"P{index // 3:02d}_{index:03d}.png"
+        (folder / label / name).write_bytes((root / name).read_bytes())
+    args = ["sample-size", str(folder), "--groups", r"^(P\d+)_", *common, "--test-size", "0.25"]
+    assert main([*args, "-q"]) == 0
+    assert "30 groups" in capsys.readouterr().out
+    assert main(["sample-size", str(folder), "--groups", r"^Q\d+", *common, "-q"]) == 1
+    assert "matches no group in 90 file names" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys, monkeypatch):
     assert main(["sample-size", str(tmp_path / "missing")]) == 1
     assert "error: No such folder" in capsys.readouterr().err

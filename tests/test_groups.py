@@ -1,0 +1,248 @@
+"""Groups (several images per patient), end to end: no group on both sides of any split."""
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sklearn_vision import LearningCurveEstimator, TransferImageClassifier
+from sklearn_vision._learning_curve import group_subsample
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
+
+
+class IdRecorder(ClassifierMixin, BaseEstimator):
+    """Records the sample ids (column 0 of X) it is fitted on and scored on, and its groups."""
+
+    log = []
+
+    def fit(self, X, y, groups=None):
+        self.classes_ = np.unique(y)
+        self.fit_ids_ = X[:, 0].astype(int)
+        IdRecorder.log.append({"fit": self.fit_ids_, "groups": groups, "scored": None})
+        return self
+
+    def predict(self, X):
+        for entry in IdRecorder.log:
+            if entry["fit"] is self.fit_ids_ and entry["scored"] is None:
+                entry["scored"] = X[:, 0].astype(int)
+        return np.full(len(X), self.classes_[0])
+
+
+class NoGroups(IdRecorder):
+    """An estimator whose fit takes no groups (most of scikit-learn's)."""
+
+    def fit(self, X, y):
+        return super().fit(X, y)
+
+
+@pytest.fixture
+def patients():
+    """300 samples of 3 classes from 40 patients of 2 to 13 samples each."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), rng.integers(2, 14, 40))[:300]
+    groups = np.concatenate([groups, np.full(300 - len(groups), 40)])
+    y = rng.integers(0, 3, 300)
+    X = np.c_[np.arange(300), rng.normal(size=300)]
+    IdRecorder.log = []
+    yield X, y, np.array([f"P{g}" for g in groups], dtype=object)
+    IdRecorder.log = []
+
+
+@pytest.mark.parametrize("cv", [None, 3, GroupKFold(n_splits=4)], ids=["test_split", "3", "gkf"])
+def test_no_group_is_ever_on_both_sides(patients, cv):
+    X, y, groups = patients
+    lce = LearningCurveEstimator(
+        IdRecorder(), train_sizes=[20, 50, 100], n_repeats=3, cv=cv, random_state=0
+    ).fit(X, y, groups=groups)
+    fits = IdRecorder.log
+    n_folds = 1 if cv is None else (3 if cv == 3 else 4)
+    assert len(fits) == 3 * 3 * n_folds + 1  # and the refit
+    for entry in fits:
+        trained, scored = set(groups[entry["fit"]]), entry["scored"]
+        # The fit received the groups of its own rows.
+        np.testing.assert_array_equal(entry["groups"], groups[entry["fit"]])
+        if scored is not None:
+            assert not trained & set(groups[scored])
+    # The sizes are exact, and count samples.
+    sizes = [len(entry["fit"]) for entry in fits[:-1]]
+    assert sizes == sorted(sizes) and set(sizes) == {20, 50, 100}
+    assert lce.n_train_groups_.shape == lce.scores_.shape
+    assert np.all(np.diff(lce.n_train_groups_.mean(axis=1)) > 0)
+
+
+def test_subsamples_are_whole_groups_but_one_per_class(patients):
+    _, y, groups = patients
+    for size in [9, 30, 120]:
+        rows = group_subsample(y, groups, size, "balanced", random_state=1)
+        assert len(rows) == len(np.unique(rows)) == size
+        assert np.bincount(y[rows], minlength=3).tolist() == [size // 3] * 3
+        # Every group drawn is whole for each class, except at most one per class.
+        cut = 0
+        for group in np.unique(groups[rows]):
+            for k in range(3):
+                have = np.sum((groups[rows] == group) & (y[rows] == k))
+                total = np.sum((groups == group) & (y == k))
+                cut += 0 < have < total
+        assert cut <= 3
+
+
+def test_grouped_subsamples_hold_fewer_groups_than_random_rows(patients):
+    _, y, groups = patients
+    rng = np.random.RandomState(0)
+    draws = [group_subsample(y, groups, 60, "random", rng) for _ in range(20)]
+    grouped = [len(np.unique(groups[rows])) for rows in draws]
+    rows = [rng.choice(300, 60, replace=False) for _ in range(20)]
+    scattered = [len(np.unique(groups[r])) for r in rows]
+    assert max(grouped) < min(scattered)
+
+
+def test_estimators_without_groups_still_work(patients):
+    X, y, groups = patients
+    LearningCurveEstimator(NoGroups(), train_sizes=[20, 50, 100], n_repeats=1).fit(
+        X, y, groups=groups
+    )
+    for entry in IdRecorder.log:
+        assert entry["groups"] is None
+        if entry["scored"] is not None:
+            assert not set(groups[entry["fit"]]) & set(groups[entry["scored"]])
+
+
+def test_without_groups_nothing_changes(patients):
+    X, y, _ = patients
+    first = LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100], random_state=0)
+    first.fit(X, y)
+    ids = [entry["fit"] for entry in IdRecorder.log]
+    assert all(entry["groups"] is None for entry in IdRecorder.log)
+    assert not hasattr(first, "n_train_groups_")
+    IdRecorder.log = []
+    LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100], random_state=0).fit(X, y)
+    for before, entry in zip(ids, IdRecorder.log, strict=True):
+        np.testing.assert_array_equal(before, entry["fit"])
+
+
+def test_too_few_groups_and_leaky_folds_are_refused(patients):
+    X, y, groups = patients
+    few = np.array(["a", "b", "c", "d", "e"] * 60, dtype=object)
+    with pytest.raises(ValueError, match=r"needs at least 10 groups; got 5.*larger test_size"):
+        LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100]).fit(X, y, groups=few)
+    with pytest.raises(ValueError, match=r"puts group .* on both sides of fold 0.*GroupKFold"):
+        LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100], cv=KFold(3)).fit(
+            X, y, groups=groups
+        )
+    with pytest.raises(ValueError, match="groups has 10 entries for 300 samples"):
+        LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100]).fit(
+            X, y, groups=groups[:10]
+        )
+
+
+def test_groups_are_routed_through_pipelines(patients):
+    X, y, groups = patients
+    with sklearn.config_context(enable_metadata_routing=True):
+        inner = IdRecorder().set_fit_request(groups=True)
+        pipe = make_pipeline(FunctionTransformer(), inner)
+        lce = LearningCurveEstimator(pipe, train_sizes=[20, 50, 100], n_repeats=1, random_state=0)
+        lce.fit(X, y, groups=groups)
+        assert len(IdRecorder.log) == 4
+        for entry in IdRecorder.log:
+            np.testing.assert_array_equal(entry["groups"], groups[entry["fit"]])
+        # Not requested: the estimator does not get them, the splits still hold groups whole.
+        IdRecorder.log = []
+        inner = IdRecorder().set_fit_request(groups=False)
+        LearningCurveEstimator(make_pipeline(inner), train_sizes=[20, 50, 100], n_repeats=1).fit(
+            X, y, groups=groups
+        )
+        for entry in IdRecorder.log:
+            assert entry["groups"] is None
+            if entry["scored"] is not None:
+                assert not set(groups[entry["fit"]]) & set(groups[entry["scored"]])
+        # A learning curve inside cross_val_score: the groups reach the splitter and it.
+        IdRecorder.log = []
+        inner = IdRecorder().set_fit_request(groups=True)
+        lce = LearningCurveEstimator(inner, train_sizes=[20, 50, 100], n_repeats=1, test_size=0.25)
+        cross_val_score(
+            lce.set_fit_request(groups=True), X, y, cv=GroupKFold(2), params={"groups": groups}
+        )
+        assert len(IdRecorder.log) == 2 * 4
+        for entry in IdRecorder.log:
+            np.testing.assert_array_equal(entry["groups"], groups[entry["fit"]])
+
+
+def test_unrequested_groups_are_an_error_under_routing(patients):
+    X, y, groups = patients
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(ValueError, match="groups"):
+            LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100]).fit(X, y, groups=groups)
+
+
+def _transfer_on_features(**params):
+    return TransferImageClassifier(
+        backbone=None, epochs=2, batch_size=32, random_state=0, verbose=0, **params
+    )
+
+
+def test_classifier_validation_split_holds_whole_groups(patients):
+    _, y, groups = patients
+    clf = _transfer_on_features(validation_fraction=0.2)
+    clf.n_classes_, clf.classes_ = 3, np.arange(3)
+    for seed in range(5):
+        train, validation = clf._validation_split(y, seed, groups)
+        assert not set(groups[train]) & set(groups[validation])
+        assert len(train) + len(validation) == len(y)
+        assert 0.1 < len(validation) / len(y) < 0.35
+    with pytest.raises(ValueError, match="needs at least 2 groups; got 1"):
+        clf._validation_split(y, 0, np.zeros(len(y)))
+
+
+class SplitRecorder(TransferImageClassifier):
+    """Records the validation split early stopping makes."""
+
+    splits = []
+
+    def _validation_split(self, y_encoded, seed, groups=None):
+        train, validation = super()._validation_split(y_encoded, seed, groups)
+        SplitRecorder.splits.append((groups, train, validation))
+        return train, validation
+
+
+def test_classifier_takes_groups_in_grid_search(patients):
+    _, y, groups = patients
+    features = np.random.default_rng(1).normal(size=(300, 4)).astype("float32")
+    features[:, 0] += 3 * y
+    SplitRecorder.splits = []
+    clf = SplitRecorder(backbone=None, epochs=30, learning_rate=1e-2, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(
+            make_pipeline(FunctionTransformer(), clf.set_fit_request(groups=True)),
+            {"splitrecorder__batch_size": [16, 32]},
+            cv=GroupKFold(2),
+        )
+        search.fit(features, y, groups=groups)
+    assert search.best_score_ > 0.6  # chance: 0.33
+    assert len(SplitRecorder.splits) == 2 * 2 + 1
+    for fold_groups, train, validation in SplitRecorder.splits:
+        assert fold_groups is not None
+        assert not set(fold_groups[train]) & set(fold_groups[validation])
+    with pytest.raises(ValueError, match="needs at least 2 groups"):
+        _transfer_on_features().fit(features, y, groups=np.zeros(300))
+
+
+def test_grouped_curve_is_less_optimistic_than_ungrouped():
+    """Near-copies of each sample within a patient: only the grouped test split is honest."""
+    rng = np.random.default_rng(0)
+    n_patients, views = 150, 6
+    centres = rng.normal(size=(n_patients, 20))
+    labels = rng.integers(0, 2, n_patients)  # the label is noise: chance is 0.5
+    X = np.repeat(centres, views, axis=0) + 0.05 * rng.normal(size=(n_patients * views, 20))
+    y = np.repeat(labels, views)
+    groups = np.repeat(np.arange(n_patients), views)
+    model = KNeighborsClassifier(n_neighbors=1)
+    params = {"train_sizes": [120, 240, 480], "n_repeats": 2, "test_size": 0.2, "random_state": 0}
+    leaky = LearningCurveEstimator(model, **params).fit(X, y)
+    honest = LearningCurveEstimator(model, **params).fit(X, y, groups=groups)
+    assert leaky.scores_[-1].mean() > 0.8
+    assert abs(honest.scores_[-1].mean() - 0.5) < 0.12
