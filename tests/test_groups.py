@@ -68,11 +68,24 @@ def test_no_group_is_ever_on_both_sides(patients, cv):
         np.testing.assert_array_equal(entry["groups"], groups[entry["fit"]])
         if scored is not None:
             assert not trained & set(groups[scored])
+        # Drawn by whole groups: at most one group per class is cut.
+        assert _cut_groups(entry["fit"], y, groups) <= 3
     # The sizes are exact, and count samples.
     sizes = [len(entry["fit"]) for entry in fits[:-1]]
     assert sizes == sorted(sizes) and set(sizes) == {20, 50, 100}
     assert lce.n_train_groups_.shape == lce.scores_.shape
     assert np.all(np.diff(lce.n_train_groups_.mean(axis=1)) > 0)
+
+
+def _cut_groups(rows, y, groups):
+    """How many (group, class) pairs a subsample holds only part of."""
+    cut = 0
+    for group in np.unique(groups[rows]):
+        for k in np.unique(y):
+            have = np.sum((groups[rows] == group) & (y[rows] == k))
+            total = np.sum((groups == group) & (y == k))
+            cut += 0 < have < total
+    return cut
 
 
 def test_subsamples_are_whole_groups_but_one_per_class(patients):
@@ -82,13 +95,7 @@ def test_subsamples_are_whole_groups_but_one_per_class(patients):
         assert len(rows) == len(np.unique(rows)) == size
         assert np.bincount(y[rows], minlength=3).tolist() == [size // 3] * 3
         # Every group drawn is whole for each class, except at most one per class.
-        cut = 0
-        for group in np.unique(groups[rows]):
-            for k in range(3):
-                have = np.sum((groups[rows] == group) & (y[rows] == k))
-                total = np.sum((groups == group) & (y == k))
-                cut += 0 < have < total
-        assert cut <= 3
+        assert _cut_groups(rows, y, groups) <= 3
 
 
 def test_grouped_subsamples_hold_fewer_groups_than_random_rows(patients):
