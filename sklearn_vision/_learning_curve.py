@@ -227,7 +227,11 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     train_sizes : array-like of float or int, default=(0.05, 0.1, 0.25, 0.5)
         Training-set sizes: floats in (0, 1] are fractions of the training
         data (after the test split), ints are numbers of samples. Sizes that
-        coincide after rounding are merged, with a warning.
+        coincide after rounding are merged, with a warning. With ``groups``,
+        sizes still count samples, drawn by whole groups: groups are taken in
+        random order while their classes need samples, and the last group
+        taken for a class gives only the part of its samples that makes the
+        size exact (on the training side, so no group crosses to the test).
     n_repeats : int, default=5
         Subsamples drawn (and fits run) at each size, per split.
     sampling : {"balanced", "stratified", "random"}, default="balanced"
