@@ -8,6 +8,7 @@ from ._learning_curve import LearningCurveEstimator
 from ._loaders import load_image_csv, load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import LearningCurveWarning, PowerLawRegressor
+from ._saving import load_model
 from ._transfer import TransferImageClassifier
 
 __version__ = "0.1.0.dev0"
@@ -27,6 +28,7 @@ __all__ = [
     "get_feature_cache",
     "load_image_csv",
     "load_image_folder",
+    "load_model",
     "read_image",
     "set_feature_cache",
 ]

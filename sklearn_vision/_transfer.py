@@ -932,6 +932,44 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         features = self.model_.layers[self.model_.layers.index(head) - 1].output
         return keras.Model(self.model_.inputs, features), head
 
+    def save(self, path):
+        """Save the fitted classifier to one ``.keras`` file, without pickle.
+
+        The file is Keras's zip format: a model taking raw images of any size
+        (uint8 or float pixels in [0, 255], RGB) to class probabilities, with
+        the resizing and the backbone's preprocessing as layers inside it, so
+        it serves on its own; and this estimator's metadata as JSON (classes,
+        parameters, ``image_size_``, history, library and Keras versions).
+        :func:`load_model` reads it back with Keras's safe mode.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file name ending in ``.keras``.
+        """
+        from ._saving import save
+
+        check_is_fitted(self, "model_")
+        save(self, path)
+
+    def export(self, path, format="tf_saved_model"):
+        """Export the serving model (raw images in, probabilities out) with Keras's ``export``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write: a folder for ``"tf_saved_model"``, a file for ``"onnx"``.
+        format : {"tf_saved_model", "onnx"}, default="tf_saved_model"
+            A TensorFlow SavedModel, with a ``serve`` endpoint taking float32
+            images of shape (n, height, width, 3) for TensorFlow Serving or
+            :func:`tf.saved_model.load`; or ONNX, when the ``tf2onnx`` and
+            ``onnx`` packages are installed.
+        """
+        from ._saving import export
+
+        check_is_fitted(self, "model_")
+        export(self, path, format=format)
+
     def predict(self, X):
         """Return the most probable class of each sample.
 

@@ -1,0 +1,298 @@
+"""Saving a fitted TransferImageClassifier as one ``.keras`` file, and loading it: no pickle.
+
+The file is Keras's own zip format, holding a model that takes raw images of
+any size (pixels in [0, 255]) and returns class probabilities, resizing and
+the backbone's preprocessing being layers inside it, plus the estimator's
+metadata as JSON (``sklearn_vision.json``). Loading goes through
+:func:`keras.saving.load_model` with ``safe_mode=True``: no code in the file
+is run.
+"""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+
+METADATA = "sklearn_vision.json"
+FORMAT = 1  # raised when a file this version writes cannot be read by older ones
+SERVING_NAME = "sklearn_vision_classifier"
+
+# How each keras.applications module's preprocess_input maps [0, 255] pixels
+# (keras/src/applications/imagenet_utils.py and the modules themselves): the
+# layers below do the same inside the saved model.
+_MODES = {
+    "mobilenet_v2": "tf",
+    "resnet_v2": "tf",
+    "xception": "tf",
+    "inception_v3": "tf",
+    "resnet": "caffe",
+    "vgg16": "caffe",
+    "densenet": "torch",
+    "mobilenet_v3": None,  # preprocessing is inside these models
+    "efficientnet": None,
+    "efficientnet_v2": None,
+    "convnext": None,
+    "unit": "unit",
+}
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+
+
+def preprocessing_layers(module):
+    """Keras layers doing what ``keras.applications.<module>.preprocess_input`` does."""
+    import keras
+
+    mode = _MODES[module]
+    if mode is None:
+        return []
+    if mode == "unit":
+        return [keras.layers.Rescaling(1 / 255, name="preprocess")]
+    if mode == "tf":
+        return [keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")]
+    if mode == "torch":
+        mean, std = np.multiply(_TORCH_MEAN, 255), np.multiply(_TORCH_STD, 255)
+        return [keras.layers.Normalization(mean=mean, variance=std**2, name="preprocess")]
+    # "caffe": RGB to BGR, then the ImageNet mean of each channel subtracted; a
+    # 1x1 convolution with a fixed permutation kernel does both exactly.
+    kernel = np.zeros((1, 1, 3, 3), dtype="float32")
+    kernel[0, 0, [2, 1, 0], [0, 1, 2]] = 1.0
+    bias = -np.asarray(_CAFFE_MEAN_BGR, dtype="float32")
+    return [
+        keras.layers.Conv2D(
+            3,
+            1,
+            name="preprocess",
+            trainable=False,
+            kernel_initializer=keras.initializers.Constant(kernel),
+            bias_initializer=keras.initializers.Constant(bias),
+        )
+    ]
+
+
+def serving_model(clf):
+    """The fitted classifier as one Keras model: raw images (or rows) in, probabilities out."""
+    import keras
+
+    from ._backbones import get_spec
+
+    if clf.backbone is None:
+        inputs = keras.Input(shape=(clf.n_features_in_,), name="features")
+        return keras.Model(inputs, clf.model_(inputs), name=SERVING_NAME)
+    inputs = keras.Input(shape=(None, None, 3), name="images")
+    x = keras.layers.Resizing(*clf.image_size_, interpolation="bilinear", name="resize")(inputs)
+    for layer in preprocessing_layers(get_spec(clf.backbone).preprocessing):
+        x = layer(x)
+    return keras.Model(inputs, clf.model_(x), name=SERVING_NAME)
+
+
+# ---------------------------------------------------------------- parameters as JSON
+
+
+def _encode(value, dropped, name):
+    """A parameter as JSON; tuples, non-string keys and Keras objects tagged."""
+    import keras
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, dropped, name) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, dropped, name) for v in value]
+    if isinstance(value, dict):
+        pairs = [[_encode(k, dropped, name), _encode(v, dropped, name)] for k, v in value.items()]
+        return {"__dict__": pairs}
+    if isinstance(value, (keras.layers.Layer, keras.optimizers.Optimizer)) and not isinstance(
+        value, keras.Model
+    ):
+        return {"__keras__": keras.saving.serialize_keras_object(value)}
+    dropped.append(name)
+    return None
+
+
+def _decode(value):
+    import keras
+
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if "__dict__" in value:
+            return {_decode(k): _decode(v) for k, v in value["__dict__"]}
+        if "__keras__" in value:
+            return keras.saving.deserialize_keras_object(value["__keras__"], safe_mode=True)
+    return value
+
+
+# ---------------------------------------------------------------- save and load
+
+
+def save(clf, path):
+    """Write the fitted ``clf`` to a ``.keras`` file: :meth:`TransferImageClassifier.save`."""
+    import keras
+
+    from . import __version__
+
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"Saved models are .keras files; got {path!r}. Name it model.keras.")
+    if clf.backbone is not None and not isinstance(clf.backbone, str):
+        raise ValueError(
+            "save() restores the backbone by its registered name; this classifier was given "
+            f"a {type(clf.backbone).__name__} as backbone. Save clf.model_ with Keras "
+            "(model_.save), or pickle the classifier if whoever loads it trusts you."
+        )
+    classes = clf.classes_
+    if classes.dtype.kind not in "iubUSO" or not all(
+        isinstance(c, (str, int, bool, np.integer, np.bool_, np.str_)) for c in classes.tolist()
+    ):
+        raise ValueError(f"save() writes class labels as JSON: numbers or text; got {classes!r}.")
+    dropped = []
+    params = {
+        name: _encode(value, dropped, name) for name, value in clf.get_params(deep=False).items()
+    }
+    metadata = {
+        "format": FORMAT,
+        "library": "sklearn-vision",
+        "version": __version__,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "estimator": type(clf).__name__,
+        "params": params,
+        "not_saved": sorted(set(dropped)),
+        "classes": classes.tolist(),
+        "classes_dtype": classes.dtype.str,
+        "n_features_in": int(clf.n_features_in_),
+        "image_size": None if clf.image_size_ is None else list(clf.image_size_),
+        "fine_tune_index": clf.fine_tune_index_,
+        "history": clf.history_,
+        "model_layer": clf.model_.name,
+    }
+    serving_model(clf).save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA, json.dumps(metadata, indent=1, default=_plain))
+
+
+def _plain(value):
+    """NumPy scalars and arrays (in a history) as plain JSON numbers and lists."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def read_metadata(path):
+    """The JSON metadata of a saved model, with clear errors for files that are not one."""
+    from . import __version__
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such model file: {path!r}.")
+    with open(path, "rb") as file:
+        zipped = file.read(4) == b"PK\x03\x04"
+    if zipped and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!r} is truncated or corrupt (an incomplete zip); save it again.")
+    if not zipped:
+        raise ValueError(
+            f"{path!r} is not a model saved by sklearn-vision (not a .keras zip file; "
+            "TransferImageClassifier.save writes those). A pickle or joblib file is "
+            "loaded with joblib.load, and runs code as it loads: only from a trusted source."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if METADATA not in archive.namelist():
+                raise ValueError(
+                    f"{path!r} is a Keras file, but not one TransferImageClassifier.save wrote "
+                    f"(it has no {METADATA}); load it with keras.saving.load_model."
+                )
+            broken = archive.testzip()
+            if broken is not None:
+                raise ValueError(f"{path!r} is corrupt: its member {broken!r} fails its checksum.")
+            metadata = json.loads(archive.read(METADATA))
+    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path!r} is truncated or corrupt ({exc}); save the model again."
+        ) from None
+    if metadata.get("library") != "sklearn-vision":
+        raise ValueError(f"{path!r} was not written by sklearn-vision.")
+    if metadata.get("format", 0) > FORMAT:
+        raise ValueError(
+            f"{path!r} was saved by sklearn-vision {metadata.get('version')} in file format "
+            f"{metadata['format']}; this is sklearn-vision {__version__}, which reads format "
+            f"{FORMAT} and older. Upgrade sklearn-vision to load it."
+        )
+    return metadata
+
+
+def load_model(path):
+    """Load a classifier saved by :meth:`TransferImageClassifier.save`, without pickle.
+
+    The file is read by :func:`keras.saving.load_model` with ``safe_mode=True``,
+    which refuses files whose configuration would run code (``Lambda`` layers,
+    arbitrary functions); nothing in the file is unpickled.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.keras`` file written by :meth:`TransferImageClassifier.save`.
+
+    Returns
+    -------
+    clf : TransferImageClassifier
+        Fitted: ``predict`` and ``predict_proba`` give what they gave before
+        saving; ``clone`` and ``fit`` work as for a new one. Parameters that
+        are run-time objects (callbacks, a ``tf.distribute`` strategy object)
+        are not saved and are None.
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a model saved by sklearn-vision (a pickle, a
+        plain Keras file), a truncated or corrupt file, a file from a newer
+        file format, or one that safe mode refuses.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from sklearn_vision import TransferImageClassifier, load_model
+    >>> X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, y)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.keras"
+    >>> clf.save(path)
+    >>> loaded = load_model(path)
+    >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
+    True
+    """
+    import keras
+
+    from ._transfer import TransferImageClassifier
+
+    path = os.fspath(path)
+    metadata = read_metadata(path)
+    try:
+        serving = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{path!r} could not be loaded safely: {exc} (Keras's safe mode refuses files "
+            "that would run code; a file saved by TransferImageClassifier.save never needs "
+            "that, so this one was altered or is not ours)."
+        ) from None
+    clf = TransferImageClassifier(**{k: _decode(v) for k, v in metadata["params"].items()})
+    clf.model_ = serving.get_layer(metadata["model_layer"])
+    clf.classes_ = np.asarray(metadata["classes"], dtype=np.dtype(metadata["classes_dtype"]))
+    clf.n_classes_ = len(clf.classes_)
+    clf.n_features_in_ = metadata["n_features_in"]
+    size = metadata["image_size"]
+    clf.image_size_ = None if size is None else tuple(size)
+    clf.fine_tune_index_ = metadata["fine_tune_index"]
+    clf.history_ = metadata["history"]
+    return clf
+
+
+def export(clf, path, format="tf_saved_model"):
+    """Export the serving model with Keras's ``Model.export``: see the classifier's ``export``."""
+    serving_model(clf).export(os.fspath(path), format=format, verbose=False)

@@ -1,0 +1,194 @@
+"""Saved models: one .keras file, loaded without pickle, in a fresh process, refusing bad files."""
+
+import json
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklearn_vision import TransferImageClassifier, load_model
+from sklearn_vision._backbones import BACKBONES, preprocess_function
+from sklearn_vision._saving import METADATA, preprocessing_layers
+
+from .conftest import mobilenet
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, y = digits
+    labels = np.array(["zero", "one", "two"], dtype=object)[y]
+    clf = mobilenet(window=(0, 255), class_weight={"zero": 2.0, "one": 1.0, "two": 1.0})
+    return clf.fit(X[:90], labels[:90]), X[90:120], labels
+
+
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "model.keras"
+    fitted[0].save(path)
+    return path
+
+
+def test_round_trip_in_a_fresh_process(fitted, saved, tmp_path):
+    clf, X_test, _ = fitted
+    np.save(tmp_path / "X.npy", X_test)
+    script = (
+        "import numpy as np, sys\n"
+        "from sklearn_vision import load_model\n"
+        f"clf = load_model({str(saved)!r})\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        f"np.save({str(tmp_path / 'proba.npy')!r}, clf.predict_proba(X))\n"
+        f"np.save({str(tmp_path / 'labels.npy')!r}, clf.predict(X).astype(str))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(
+        np.load(tmp_path / "proba.npy"), clf.predict_proba(X_test), atol=1e-6
+    )
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"), clf.predict(X_test))
+
+
+def test_loaded_classifier_is_fitted_clones_and_refits(fitted, saved, monkeypatch):
+    clf, X_test, labels = fitted
+    # No pickle anywhere in loading.
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    loaded = load_model(saved)
+    assert loaded.classes_.tolist() == clf.classes_.tolist()
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    assert loaded.image_size_ == clf.image_size_ and loaded.history_ == clf.history_
+    assert loaded.fine_tune_index_ == clf.fine_tune_index_
+    assert loaded.get_params() == clf.get_params()  # tuples and non-string keys kept
+    np.testing.assert_allclose(loaded.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-6)
+    refit = clone(loaded).set_params(epochs=1, fine_tune_epochs=0).fit(X_test, labels[90:120])
+    assert refit.predict(X_test).shape == (30,)
+
+
+def test_file_holds_no_pickle_and_loads_in_keras_safe_mode(saved):
+    import keras
+
+    with zipfile.ZipFile(saved) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    assert set(members) == {"metadata.json", "config.json", "model.weights.h5", METADATA}
+    for name, data in members.items():
+        if name.endswith(".json"):
+            json.loads(data)
+        else:
+            assert data.startswith(b"\x89HDF\r\n\x1a\n")  # HDF5 arrays, no pickle stream
+    metadata = json.loads(members[METADATA])
+    assert metadata["library"] == "sklearn-vision" and metadata["format"] == 1
+    assert metadata["keras_version"] == keras.__version__
+    serving = keras.saving.load_model(saved, safe_mode=True)
+    assert serving.input_shape == (None, None, None, 3)
+
+
+def test_serving_model_takes_raw_images_of_any_size(fitted, saved):
+    import keras
+
+    clf, X_test, _ = fitted
+    serving = keras.saving.load_model(saved, safe_mode=True)
+    # uint8 pixels at 32 px, and the same images at 64 px: resizing is inside.
+    np.testing.assert_allclose(np.asarray(serving(X_test)), clf.predict_proba(X_test), atol=1e-5)
+    big = X_test.repeat(2, axis=1).repeat(2, axis=2)
+    np.testing.assert_allclose(np.asarray(serving(big)), clf.predict_proba(big), atol=1e-5)
+
+
+def test_exported_saved_model_runs_in_plain_tensorflow(fitted, tmp_path):
+    import tensorflow as tf
+
+    clf, X_test, _ = fitted
+    clf.export(tmp_path / "served")
+    reloaded = tf.saved_model.load(str(tmp_path / "served"))
+    proba = reloaded.serve(tf.constant(X_test, dtype=tf.float32)).numpy()
+    np.testing.assert_allclose(proba, clf.predict_proba(X_test), atol=1e-5)
+
+
+@pytest.mark.parametrize("module", sorted({spec.preprocessing for spec in BACKBONES.values()}))
+def test_preprocessing_layers_match_keras_applications(module):
+    images = np.random.default_rng(0).uniform(0, 255, (2, 5, 7, 3)).astype("float32")
+    spec = next(spec for spec in BACKBONES.values() if spec.preprocessing == module)
+    expected = np.asarray(preprocess_function(spec)(images.copy()))
+    x = images
+    for layer in preprocessing_layers(module):
+        x = layer(x)
+    np.testing.assert_allclose(np.asarray(x), expected, rtol=1e-5, atol=1e-4)
+
+
+def test_bad_files_are_refused_with_reasons(saved, tmp_path, fitted):
+    import keras
+
+    pickled = tmp_path / "model.joblib"
+    joblib.dump(fitted[0], pickled)
+    with pytest.raises(ValueError, match="not a .keras zip file.*runs code"):
+        load_model(pickled)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_model(truncated)
+    plain = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(plain)
+    with pytest.raises(ValueError, match="not one TransferImageClassifier.save wrote"):
+        load_model(plain)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.keras")
+
+
+def _rewrite(source, target, replace):
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members.update(replace(members))
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_newer_format_and_tampered_files_are_refused(saved, tmp_path):
+    import keras
+
+    def newer(members):
+        metadata = json.loads(members[METADATA])
+        metadata.update(format=2, version="9.0.0")
+        return {METADATA: json.dumps(metadata)}
+
+    _rewrite(saved, tmp_path / "newer.keras", newer)
+    with pytest.raises(ValueError, match="file format 2.*Upgrade sklearn-vision"):
+        load_model(tmp_path / "newer.keras")
+
+    # A file whose model would run code on loading (a Lambda layer), given our metadata.
+    evil = tmp_path / "evil.keras"
+    keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x * 2)]).save(evil)
+    _rewrite(evil, tmp_path / "tampered.keras", lambda m: {METADATA: saved_metadata(saved)})
+    with pytest.raises(ValueError, match="could not be loaded safely"):
+        load_model(tmp_path / "tampered.keras")
+
+
+def saved_metadata(path):
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(METADATA)
+
+
+def test_feature_rows_and_unsavable_backbones(tmp_path, digits):
+    import keras
+
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = (X[:, 0] > 0).astype(int)
+    clf = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, y)
+    clf.save(tmp_path / "rows.keras")
+    loaded = load_model(tmp_path / "rows.keras")
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    with pytest.raises(ValueError, match="are .keras files"):
+        clf.save(tmp_path / "rows.joblib")
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None
+    )
+    images, labels = digits
+    own = TransferImageClassifier(
+        backbone, epochs=1, fine_tune_from=None, early_stopping=False, random_state=0
+    ).fit(images[:30], labels[:30])
+    with pytest.raises(ValueError, match="by its registered name"):
+        own.save(tmp_path / "own.keras")
