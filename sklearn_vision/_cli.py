@@ -110,15 +110,39 @@ def _parser():
 
     train = commands.add_parser(
         "train",
-        help="fit a classifier on a folder of class subfolders and save it",
-        description="Fit a TransferImageClassifier on every readable image of FOLDER "
-        "(one subfolder per class) and save it with joblib.",
+        help="fit a classifier on a folder of class subfolders, report its held-out "
+        "accuracy, and save it",
+        description="Fit a TransferImageClassifier on the readable images of FOLDER (one "
+        "subfolder per class) or of a --csv manifest, holding out a stratified test split "
+        "to report accuracy, balanced accuracy and the confusion matrix, and save it as a "
+        ".keras file (loaded without pickle by sklearn_vision.load_model).",
     )
     train.add_argument(
         "folder", nargs="?", metavar="FOLDER", help="folder of class subfolders of images"
     )
     _data_arguments(train)
-    train.add_argument("--out", required=True, metavar="FILE", help="where to save the model")
+    train.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="where to save the model: a .keras file (or .joblib, a pickle that runs code "
+        "when loaded: only for readers who trust you)",
+    )
+    train.add_argument(
+        "--test-size",
+        type=_held_out,
+        default=0.1,
+        help="held-out fraction for the report, 0 for none (default: 0.1)",
+    )
+    train.add_argument(
+        "--refit",
+        action="store_true",
+        help="after the report, refit on all the images and save that model (default: save "
+        "the model that was evaluated)",
+    )
+    train.add_argument(
+        "--plot", metavar="PNG", help="write the confusion-matrix plot here (default: no plot)"
+    )
     _model_arguments(train)
     train.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars (default: shown)"
@@ -130,12 +154,18 @@ def _parser():
         help="label image files with a saved classifier",
         description="Print the predicted label and its probability for each file.",
     )
-    predict.add_argument("model", metavar="MODEL", help="a model saved by `train`")
+    predict.add_argument("model", metavar="MODEL", help="a .keras model saved by `train`")
     predict.add_argument("files", nargs="+", metavar="FILE", help="image files")
     predict.add_argument(
         "--csv",
         action="store_true",
         help="CSV (file,label,probability) instead of tab-separated lines (default: tab-separated)",
+    )
+    predict.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load a pickle or joblib MODEL, which runs code as it loads: only one from "
+        "a source you trust (default: refused)",
     )
     predict.set_defaults(run=_predict)
     return parser
@@ -233,6 +263,13 @@ def _fraction(text):
     value = float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _held_out(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
     return value
 
 
@@ -591,30 +628,101 @@ def _plot(lce, target, path):
 
 
 def _train(args):
-    import joblib
-
     if args.folder is None and args.csv is None:
         raise CommandError("give the FOLDER of class subfolders, or --csv FILE, to train on")
+    out = args.out
+    pickled = out.endswith((".joblib", ".pkl", ".pickle"))
+    if not (out.endswith(".keras") or pickled):
+        raise CommandError(f"--out {out}: name it model.keras (or .joblib for a pickle)")
+    if args.plot:
+        _require_matplotlib()
     X, labels, groups, description, _ = _load(args)
-    clf = _classifier(args, labels, groups)
+    train, test = _train_test(labels, groups, args.test_size, args.seed)
+    clf = _classifier(args, labels[train], None if groups is None else groups[train])
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
     start = time.perf_counter()
-    clf.set_params(verbose=int(not args.quiet)).fit(X, labels, groups=groups)
+    fit_groups = None if groups is None else groups[train]
+    clf.set_params(verbose=int(not args.quiet)).fit(X[train], labels[train], groups=fit_groups)
+    print(f"Trained on {len(train)} images in {time.perf_counter() - start:.0f} s")
+    if test is not None:
+        _evaluate(clf, X[test], labels[test], args.plot)
+    if args.refit and test is not None:
+        start = time.perf_counter()
+        clf.fit(X, labels, groups=groups)
+        print(f"Refitted on all {len(labels)} images in {time.perf_counter() - start:.0f} s")
     clf.set_params(verbose=0)
-    joblib.dump(clf, args.out)
-    print(f"Trained in {time.perf_counter() - start:.0f} s; saved to {args.out}")
+    if pickled:
+        import joblib
+
+        joblib.dump(clf, out)
+        print(
+            f"Saved to {out} (a pickle: it runs code when loaded, share it only with "
+            "people who trust you; .keras files do not)"
+        )
+    else:
+        clf.save(out)
+        print(f"Saved to {out}; load it with sklearn_vision.load_model({out!r})")
     return 0
 
 
+def _train_test(labels, groups, test_size, seed):
+    """The stratified held-out split of ``train`` (whole groups with groups); test None for 0."""
+    from sklearn.model_selection import train_test_split
+
+    from ._learning_curve import group_test_split
+
+    indices = np.arange(len(labels))
+    if test_size == 0:
+        return indices, None
+    if groups is not None:
+        return group_test_split(labels, groups, test_size, True, seed)
+    counts = np.unique(labels, return_counts=True)[1]
+    n_test = math.ceil(test_size * len(labels))
+    if counts.min() < 2 or n_test < len(counts):
+        raise CommandError(
+            f"--test-size {test_size} holds out {n_test} of {len(labels)} images, fewer than "
+            f"one per class ({len(counts)} classes, the smallest with {counts.min()} images); "
+            "give a larger --test-size, or 0 for no report"
+        )
+    train, test = train_test_split(indices, test_size=test_size, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def _evaluate(clf, X, labels, plot):
+    """Print accuracy, balanced accuracy and the confusion matrix on held-out images."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+
+    predicted = clf.predict(X)
+    print(
+        f"\nHeld out, {len(labels)} images: accuracy {accuracy_score(labels, predicted):.3f}, "
+        f"balanced accuracy {balanced_accuracy_score(labels, predicted):.3f}"
+    )
+    names = [str(name) for name in clf.classes_]
+    matrix = confusion_matrix(labels, predicted, labels=clf.classes_)
+    width = max(8, *(len(name) for name in names))
+    print("Confusion matrix (rows: true class, columns: predicted):")
+    print(" " * width + "".join(f"  {name:>{width}}" for name in names))
+    for name, row in zip(names, matrix, strict=True):
+        print(f"{name:>{width}}" + "".join(f"  {count:>{width}}" for count in row))
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from sklearn.metrics import ConfusionMatrixDisplay
+
+        display = ConfusionMatrixDisplay(matrix, display_labels=names).plot()
+        display.figure_.savefig(plot, dpi=120, bbox_inches="tight")
+        plt.close(display.figure_)
+        print(f"Plot written to {plot}")
+
+
 def _predict(args):
-    import joblib
-
     from ._decoding import read_image
+    from ._saving import load_model, read_metadata
 
-    clf = joblib.load(args.model)
-    if not hasattr(clf, "predict_proba") or not hasattr(clf, "classes_"):
-        raise CommandError(f"{args.model} does not hold a fitted classifier")
+    clf = _load_model(args.model, args.trust_pickle, load_model, read_metadata)
     readable, failed = [], 0
     for path in args.files:
         try:
@@ -639,6 +747,34 @@ def _predict(args):
             for path, label, p in zip(readable, labels, confidence, strict=True):
                 print(f"{path}\t{label}\t{p:.4f}")
     return 1 if failed else 0
+
+
+def _load_model(path, trust_pickle, load_model, read_metadata):
+    """A .keras model by load_model; a pickle only with --trust-pickle."""
+    if not os.path.isfile(path):
+        raise CommandError(f"{path}: no such model file")
+    with open(path, "rb") as file:
+        zipped = file.read(4) == b"PK\x03\x04"
+    if zipped:
+        try:
+            read_metadata(path)
+        except ValueError:
+            if not trust_pickle:
+                raise
+        else:
+            return load_model(path)
+    if not trust_pickle:
+        raise CommandError(
+            f"{path} is not a .keras model; a pickle or joblib file runs code as it loads. "
+            "Give --trust-pickle only if you trust its source (or save the model again with "
+            "`train --out model.keras`)"
+        )
+    import joblib
+
+    clf = joblib.load(path)
+    if not hasattr(clf, "predict_proba") or not hasattr(clf, "classes_"):
+        raise CommandError(f"{path} does not hold a fitted classifier")
+    return clf
 
 
 def console():

@@ -189,6 +189,34 @@ def _fit_and_score(estimator, X, y, train, test, scorer, fit_params, score_param
     return float(score), fit_time
 
 
+def group_test_split(y, groups, test_size, classifier, random_state=None):
+    """Train and test indices, the test holding whole groups, about ``test_size`` of the samples.
+
+    One fold of a :class:`~sklearn.model_selection.StratifiedGroupKFold` (a
+    :class:`~sklearn.model_selection.GroupKFold` for regressors) of
+    ``round(1 / test_size)`` folds; too few groups for it is an error that says
+    how many are needed.
+    """
+    rng = check_random_state(random_state)
+    n_test = test_size * len(y) if test_size < 1 else test_size
+    n_splits = max(2, round(len(y) / n_test))
+    n_groups = len(np.unique(groups))
+    if n_groups < n_splits:
+        raise ValueError(
+            f"test_size={test_size} with groups holds out whole groups, one in "
+            f"{n_splits} of them, and needs at least {n_splits} groups; got {n_groups}. "
+            "Use a larger test_size (0.5 needs 2 groups) or cv=GroupKFold(n_splits) "
+            "with fewer folds."
+        )
+    splitter = StratifiedGroupKFold if classifier else GroupKFold
+    cv = splitter(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
+    with warnings.catch_warnings():
+        # "The least populated class in y has only k members": as far as groups allow.
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        train, test = next(cv.split(np.zeros(len(y)), y, groups))
+    return np.sort(train), np.sort(test)
+
+
 def _check_no_group_on_both_sides(splits, groups, cv):
     for fold, (train, test) in enumerate(splits):
         shared = np.intersect1d(groups[train], groups[test])
@@ -397,7 +425,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             )
             return [(np.sort(train), np.sort(test))]
         if self.cv is None:
-            return [self._group_test_split(X, y, groups, classifier, rng)]
+            return [group_test_split(y, groups, self.test_size, classifier, rng)]
         if groups is not None and isinstance(self.cv, Integral):
             splitter = StratifiedGroupKFold if classifier else GroupKFold
             cv = splitter(n_splits=self.cv)
@@ -408,26 +436,6 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         if groups is not None:
             _check_no_group_on_both_sides(splits, groups, cv)
         return splits
-
-    def _group_test_split(self, X, y, groups, classifier, rng):
-        """One fold of whole groups, about ``test_size`` of the samples, as the test split."""
-        n_test = self.test_size * len(y) if self.test_size < 1 else self.test_size
-        n_splits = max(2, round(len(y) / n_test))
-        n_groups = len(np.unique(groups))
-        if n_groups < n_splits:
-            raise ValueError(
-                f"test_size={self.test_size} with groups holds out whole groups, one in "
-                f"{n_splits} of them, and needs at least {n_splits} groups; got {n_groups}. "
-                "Use a larger test_size (0.5 needs 2 groups) or cv=GroupKFold(n_splits) "
-                "with fewer folds."
-            )
-        splitter = StratifiedGroupKFold if classifier else GroupKFold
-        cv = splitter(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
-        with warnings.catch_warnings():
-            # "The least populated class in y has only k members": as far as groups allow.
-            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-            train, test = next(cv.split(X, y, groups))
-        return np.sort(train), np.sort(test)
 
     def _absolute_sizes(self, n_train, n_classes):
         sizes = np.asarray(self.train_sizes)

@@ -61,9 +61,18 @@ def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
     assert "60 images of 3 classes (digit_0 21, digit_1 19, digit_2 20)" in captured.out
     assert "empty.png: empty file" in captured.err and "notes.txt: not an image" in captured.err
 
-    model = tmp_path / "model.joblib"
-    assert main(["train", str(folder), "--out", str(model), *FROM_SCRATCH, "--epochs", "2"]) == 0
-    assert "saved to" in capsys.readouterr().out
+    model = tmp_path / "model.keras"
+    plot = tmp_path / "confusion.png"
+    train = ["train", str(folder), *FROM_SCRATCH, "--epochs", "2", "--test-size", "0.25"]
+    assert main([*train, "--out", str(model), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "Trained on 45 images" in out
+    assert "Held out, 15 images: accuracy " in out and "balanced accuracy " in out
+    assert "Confusion matrix (rows: true class, columns: predicted):" in out
+    rows = out.split("columns: predicted):\n")[1].splitlines()[1:4]
+    assert [row.split()[0] for row in rows] == ["digit_0", "digit_1", "digit_2"]
+    assert sum(int(n) for row in rows for n in row.split()[1:]) == 15
+    assert f"Saved to {model}" in out and plot.read_bytes()[:4] == b"\x89PNG"
 
     files = [str(folder / "digit_0" / "000.png"), str(folder / "digit_1" / "001.png")]
     assert main(["predict", str(model), *files, "--csv"]) == 0
@@ -71,6 +80,15 @@ def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
     assert lines[0] == "file,label,probability" and len(lines) == 3
     assert lines[1].startswith(f"{files[0]},digit_")
     assert 0 < float(lines[1].split(",")[2]) <= 1
+
+    # A pickle runs code as it loads: refused unless trusted.
+    pickled = tmp_path / "model.joblib"
+    assert main([*train, "--test-size", "0", "--refit", "--out", str(pickled)]) == 0
+    assert "a pickle: it runs code when loaded" in capsys.readouterr().out
+    assert main(["predict", str(pickled), files[0]]) == 1
+    assert "is not a .keras model" in capsys.readouterr().err
+    assert main(["predict", str(pickled), files[0], "--trust-pickle"]) == 0
+    assert capsys.readouterr().out.startswith(f"{files[0]}\tdigit_")
 
     broken = str(folder / "digit_1" / "empty.png")
     assert main(["predict", str(model), files[0], broken]) == 1
