@@ -73,6 +73,38 @@ def test_extrapolation_display_options(fitted_curve):
     assert display.target_line_ is not None and display.needed_line_ is None  # unreachable
 
 
+def test_extrapolation_display_style_dicts_and_score_name(fitted_curve):
+    display = LearningCurveExtrapolationDisplay.from_estimator(
+        fitted_curve,
+        errorbar_kw={"color": "tab:red", "label": "Measured"},
+        line_kw={"c": "tab:green", "linestyle": "--"},
+        fill_between_kw={"alpha": 0.5},
+        score_name="Hit rate",
+    )
+    # Given keys win over the defaults; an alias ("c") replaces its long name.
+    assert display.scores_line_.lines[0].get_color() == "tab:red"
+    assert display.curve_line_.get_color() == "tab:green"
+    assert display.curve_line_.get_linestyle() == "--"
+    assert display.band_.get_alpha() == 0.5
+    labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert "Measured" in labels and "Learning curve" in labels  # default label kept
+    assert display.ax_.get_ylabel() == "Hit rate"
+    with pytest.raises(TypeError, match="Got both c and color"):
+        LearningCurveExtrapolationDisplay.from_estimator(
+            fitted_curve, line_kw={"c": "red", "color": "blue"}
+        )
+    X, y = load_digits(n_class=4, return_X_y=True)
+    lce = LearningCurveEstimator(
+        LogisticRegression(max_iter=200),
+        train_sizes=[20, 40, 80],
+        n_repeats=2,
+        scoring="neg_log_loss",
+        random_state=0,
+    ).fit(X / 16.0, y)
+    display = LearningCurveExtrapolationDisplay.from_estimator(lce)
+    assert display.ax_.get_ylabel() == "Negative log loss"  # as LearningCurveDisplay names it
+
+
 def test_training_history_display_marks_the_stage_boundary():
     X, y = load_digits(n_class=3, return_X_y=True)
     clf = TransferImageClassifier(
@@ -91,8 +123,10 @@ def test_training_history_display_marks_the_stage_boundary():
     n_frozen, n_fine = len(clf.history_["frozen"]["loss"]), len(clf.history_["fine_tune"]["loss"])
     assert n_fine > 0
 
-    display = TrainingHistoryDisplay.from_estimator(clf)
+    display = TrainingHistoryDisplay.from_estimator(clf, line_kw={"linewidth": 3, "marker": "o"})
     assert len(display.axes_) == 2
+    assert display.lines_["loss"]["train"].get_linewidth() == 3
+    assert display.lines_["loss"]["validation"].get_marker() == "o"  # over the default "."
     train = display.lines_["loss"]["train"]
     np.testing.assert_allclose(
         train.get_ydata(), clf.history_["frozen"]["loss"] + clf.history_["fine_tune"]["loss"]
