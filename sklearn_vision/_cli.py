@@ -28,6 +28,16 @@ from ._backbones import BACKBONES
 _FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
 
 
+# TensorFlow's C++ start-up lines that TF_CPP_MIN_LOG_LEVEL does not hide (absl's
+# "before InitializeLog" notice, the CUDA stub on a machine without a GPU, oneDNN
+# and CPU-feature notices): written to file descriptor 2 while TensorFlow imports.
+_STARTUP_NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|Could not find cuda drivers|oneDNN custom operations"
+    r"|This TensorFlow binary is optimized|rebuild TensorFlow with|Unable to register cu"
+    r"|computation placer|TF-TRT Warning"
+)
+
+
 class CommandError(Exception):
     """A failure to report in one line, without a traceback."""
 
@@ -43,6 +53,7 @@ def main(argv=None):
     # TensorFlow's Python warnings (retracing notices) are for developers.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
+        import_tensorflow_quietly()
         return args.run(args)
     except (CommandError, OSError, ValueError) as exc:
         print(f"sklearn-vision {args.command}: error: {exc}", file=sys.stderr)
@@ -50,6 +61,44 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"sklearn-vision {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up notices kept off stderr; other lines pass.
+
+    The notices are written by C++ to file descriptor 2 at import, where
+    Python's own filters cannot reach: stderr goes to a temporary file for the
+    import, and every line that is not a known notice is written back (so an
+    import error still shows in full).
+    """
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if not _STARTUP_NOISE.search(line):
+                    print(line, file=sys.stderr)
+
+
+def _device():
+    """Where TensorFlow trains, in words: the GPUs it sees, or the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU ({os.cpu_count()} cores; TensorFlow sees no GPU)"
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    return f"GPU ({', '.join(names)})"
 
 
 def _parser():
@@ -495,6 +544,7 @@ def _sample_size(args):
     lce.set_params(estimator=clf)
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
+    print(f"Device: {_device()}")
     start = time.perf_counter()
     lce.fit(X, labels, groups=groups)
     seconds = time.perf_counter() - start
@@ -641,6 +691,7 @@ def _train(args):
     clf = _classifier(args, labels[train], None if groups is None else groups[train])
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
+    print(f"Device: {_device()}")
     start = time.perf_counter()
     fit_groups = None if groups is None else groups[train]
     clf.set_params(verbose=int(not args.quiet)).fit(X[train], labels[train], groups=fit_groups)

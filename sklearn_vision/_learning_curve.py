@@ -11,7 +11,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, check_cv, train_test_split
 from sklearn.utils import (
@@ -178,15 +178,26 @@ def _subsample(y, groups, n_samples, sampling, rng):
     )
 
 
-def _fit_and_score(estimator, X, y, train, test, scorer, fit_params, score_params):
-    """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds)."""
+def _fit_and_score(
+    estimator, X, y, train, test, scorer, fit_params, score_params, error_score="raise"
+):
+    """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds, error).
+
+    ``error`` is None, or with ``error_score`` not "raise", the failure in words
+    (the score is then ``error_score``).
+    """
     fit_params = _check_method_params(X, params=fit_params, indices=train)
     score_params = _check_method_params(X, params=score_params, indices=test)
     start = time.perf_counter()
-    estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
-    fit_time = time.perf_counter() - start
-    score = scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
-    return float(score), fit_time
+    try:
+        estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
+        fit_time = time.perf_counter() - start
+        score = scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
+    except Exception as exc:
+        if isinstance(error_score, str):  # "raise"
+            raise
+        return float(error_score), time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
+    return float(score), fit_time, None
 
 
 def group_test_split(y, groups, test_size, classifier, random_state=None):
@@ -308,6 +319,14 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     verbose : int, default=0
         With a value above 0, a progress bar on stderr: fits done, the current
         size and repeat, time elapsed and left.
+    error_score : "raise" or float, default=np.nan
+        What a fit that raises an error scores, as in
+        :func:`sklearn.model_selection.cross_validate`: with a number, the
+        failure is recorded in ``scores_`` with that value, a
+        :class:`~sklearn.exceptions.FitFailedWarning` names each failed fit
+        (size, repeat and error), and the curve is fitted on the fits that
+        ran; ``"raise"`` stops at the first failure. Every fit failing, or
+        fewer than three sizes left with a fit that ran, is an error.
 
     Attributes
     ----------
@@ -369,6 +388,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "error_score": [StrOptions({"raise"}), Real],
     }
 
     def __init__(
@@ -386,6 +406,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        error_score=np.nan,
     ):
         self.estimator = estimator
         self.train_sizes = train_sizes
@@ -399,6 +420,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.error_score = error_score
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -561,6 +583,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 scorer,
                 fit_params,
                 score_params,
+                self.error_score,
             )
             for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
         )
@@ -569,18 +592,26 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             outcomes.append(outcome)
             progress.update(detail=f"size {size}, repeat {repeat + 1}/{self.n_repeats}")
         shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
-        self.scores_ = np.array([score for score, _ in outcomes]).reshape(shape)
-        self.fit_times_ = np.array([seconds for _, seconds in outcomes]).reshape(shape)
+        self.scores_ = np.array([score for score, _, _ in outcomes]).reshape(shape)
+        self.fit_times_ = np.array([seconds for _, seconds, _ in outcomes]).reshape(shape)
+        failed = np.array([error is not None for _, _, error in outcomes]).reshape(shape)
+        self._warn_failures(jobs, outcomes)
         if groups is not None:
             self.n_train_groups_ = np.array(
                 [len(np.unique(groups[subsample])) for _, _, subsample, _ in jobs]
             ).reshape(shape)
-        if not np.all(np.isfinite(self.scores_)):
+        if not np.all(np.isfinite(self.scores_[~failed])):
             raise ValueError(f"Some fits scored NaN or inf: {self.scores_.tolist()}.")
-
-        self.curve_ = self._make_curve(self.scores_)
+        ran = ~failed.ravel()
         sizes = np.repeat(self.train_sizes_, shape[1]).astype(float)
-        self.curve_.fit(sizes[:, np.newaxis], self.scores_.ravel())
+        if self.curve is None and len(np.unique(sizes[ran])) < 3:
+            raise ValueError(
+                f"Fits ran at {len(np.unique(sizes[ran]))} size(s) only "
+                f"({np.unique(sizes[ran]).astype(int).tolist()}; {failed.sum()} of "
+                f"{failed.size} fits failed); a learning curve needs at least 3."
+            )
+        self.curve_ = self._make_curve(self.scores_[~failed])
+        self.curve_.fit(sizes[ran, np.newaxis], self.scores_.ravel()[ran])
 
         if self.refit:
             train, test = splits[0] if self.cv is None else (np.arange(len(y)), None)
@@ -593,6 +624,30 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                     scorer(self.estimator_, _safe_indexing(X, test), y[test], **params)
                 )
         return self
+
+    def _warn_failures(self, jobs, outcomes):
+        errors = [
+            (size, repeat, error)
+            for (size, repeat, _, _), (_, _, error) in zip(jobs, outcomes, strict=True)
+            if error is not None
+        ]
+        if not errors:
+            return
+        if len(errors) == len(outcomes):
+            raise ValueError(
+                f"All {len(outcomes)} fits failed. The first, at size {errors[0][0]}: "
+                f"{errors[0][2]}"
+            )
+        where = "; ".join(
+            f"size {size}, repeat {repeat + 1}: {error}" for size, repeat, error in errors[:5]
+        )
+        more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+        warnings.warn(
+            f"{len(errors)} of {len(outcomes)} fits failed and score {self.error_score} in "
+            f"scores_; the curve is fitted on the others. {where}{more}.",
+            FitFailedWarning,
+            stacklevel=3,
+        )
 
     def _draw(self, y, groups, train, size, rng):
         train_groups = None if groups is None else groups[train]

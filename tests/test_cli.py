@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -34,6 +35,26 @@ def test_module_help_and_version():
     assert subprocess.run([sys.executable, "-m", "sklearn_vision"]).returncode == 2
 
 
+def test_tensorflow_start_up_notices_are_kept_off_stderr(tmp_path):
+    """The C++ notices are dropped, any other line TensorFlow writes at import is kept."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called\\n')\n"
+        "os.write(2, b'I0000 cudart_stub.cc:31] Could not find cuda drivers on your machine\\n')\n"
+        "os.write(2, b'a real problem\\n')\n"
+    )
+    code = (
+        "import sys; from sklearn_vision._cli import import_tensorflow_quietly as q; q(); "
+        "print('ready', file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["a real problem", "ready"]
+
+
 def test_sample_size_on_bundled_data(tmp_path, capsys):
     record, plot = tmp_path / "results.json", tmp_path / "curve.png"
     args = ["sample-size", "--train-sizes", "20,40,80", "--repeats", "2", "--epochs", "2"]
@@ -42,6 +63,7 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
     assert status == 0
     assert "handwritten digits (bundled, no download): 1797 images of 10 classes" in out
     assert "TransferImageClassifier('small_cnn')" in out
+    assert "Device: CPU (" in out or "Device: GPU (" in out
     for size in (20, 40, 80):
         assert f"\n{size:>8}  " in out  # one table row per size
     assert "held-out accuracy" in out and " 2x " in out and "10x " in out

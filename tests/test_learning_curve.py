@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.datasets import load_digits, make_regression
 from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.svm import LinearSVC
@@ -368,3 +369,56 @@ def test_dask_backend_on_a_local_cluster(digits):
     ):
         on_dask = fast_curve(logistic(), n_jobs=-1, **params).fit(X, y)
     np.testing.assert_array_equal(local.scores_, on_dask.scores_)
+
+
+class FailsSometimes(ClassifierMixin, BaseEstimator):
+    """Fails on every third fit it is cloned for (counted by its random_state)."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        if self.random_state % 3 == 0:
+            raise RuntimeError(f"out of memory (seed {self.random_state})")
+        self.classes_ = np.unique(y)
+        self.model_ = LogisticRegression(max_iter=200).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_failing_fits_score_error_score_with_a_warning(monkeypatch):
+    X, y = load_digits(n_class=3, return_X_y=True)
+    seeds = iter(range(100))
+    monkeypatch.setattr(
+        LearningCurveEstimator,
+        "_clone_estimator",
+        lambda self, seed: clone(self.estimator).set_params(random_state=next(seeds)),
+    )
+    lce = LearningCurveEstimator(
+        FailsSometimes(), train_sizes=[30, 60, 120, 240], n_repeats=3, refit=False
+    )
+    with pytest.warns(
+        FitFailedWarning,
+        match=r"4 of 12 fits failed and score nan.*size 30, repeat 1: RuntimeError: out of memory",
+    ):
+        lce.fit(X / 16, y)
+    assert np.isnan(lce.scores_).sum() == 4 and np.isnan(lce.scores_[:, 0]).all()
+    assert np.isfinite(lce.predict_score(1000)).all()  # fitted on the 8 that ran
+    with pytest.raises(RuntimeError, match="out of memory"):
+        seeds = iter(range(100))
+        lce.set_params(error_score="raise").fit(X / 16, y)
+
+
+def test_all_fits_failing_is_an_error(monkeypatch):
+    X, y = load_digits(n_class=3, return_X_y=True)
+    monkeypatch.setattr(
+        LearningCurveEstimator,
+        "_clone_estimator",
+        lambda self, seed: clone(self.estimator).set_params(random_state=0),
+    )
+    with pytest.raises(ValueError, match="All 6 fits failed. The first, at size 30: RuntimeError"):
+        LearningCurveEstimator(
+            FailsSometimes(), train_sizes=[30, 60, 120], n_repeats=2, refit=False
+        ).fit(X / 16, y)
