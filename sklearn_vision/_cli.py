@@ -59,7 +59,12 @@ def main(argv=None):
         print(f"sklearn-vision {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"sklearn-vision {args.command}: interrupted", file=sys.stderr)
+        resume = (
+            f"; run the same command again to resume from {args.cache_dir}"
+            if getattr(args, "cache_dir", None)
+            else ""
+        )
+        print(f"sklearn-vision {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
 
 
@@ -151,6 +156,12 @@ def _parser():
         type=int,
         default=None,
         help="fits in parallel (joblib; -1: all cores; default: 1)",
+    )
+    sample_size.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the backbone features and every finished fit here: the same command "
+        "run again (after Ctrl-C or a lost machine) reuses them (default: nothing kept)",
     )
     sample_size.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars (default: shown)"
@@ -535,7 +546,12 @@ def _sample_size(args):
         n_jobs=args.n_jobs,
         random_state=args.seed,
         verbose=int(not args.quiet),
+        memory=None if args.cache_dir is None else os.path.join(args.cache_dir, "fits"),
     )
+    if args.cache_dir is not None:
+        from ._cache import set_feature_cache
+
+        set_feature_cache(location=os.path.join(args.cache_dir, "features"))
     # The test split as train_test_split makes it, and the sizes as the
     # learning curve reads them: the smallest fit decides on early stopping.
     n_train = len(labels) - math.ceil(args.test_size * len(labels))

@@ -5,10 +5,12 @@ each fit on held-out data, fits a learning curve through the scores and reads
 off the score at larger sizes, or the size at which a target score is reached.
 """
 
+import os
 import time
 import warnings
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
@@ -36,6 +38,7 @@ from sklearn.utils.validation import (
     _check_method_params,
     _estimator_has,
     check_is_fitted,
+    check_memory,
     column_or_1d,
     has_fit_parameter,
 )
@@ -200,6 +203,20 @@ def _fit_and_score(
     return float(score), fit_time, None
 
 
+def _fit_and_score_keyed(
+    data_key, estimator, train, test, scoring_key, error_score, *, X, y, scorer, params
+):
+    """:func:`_fit_and_score`, keyed for ``joblib.Memory`` by a digest of the data.
+
+    The data, the scorer and the metadata are hashed once per ``fit`` into
+    ``data_key`` and ``scoring_key`` (and left out of the key), not once per fit.
+    """
+    fit_params, score_params = params
+    return _fit_and_score(
+        estimator, X, y, train, test, scorer, fit_params, score_params, error_score
+    )
+
+
 def group_test_split(y, groups, test_size, classifier, random_state=None):
     """Train and test indices, the test holding whole groups, about ``test_size`` of the samples.
 
@@ -319,6 +336,15 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     verbose : int, default=0
         With a value above 0, a progress bar on stderr: fits done, the current
         size and repeat, time elapsed and left.
+    memory : str, path or joblib.Memory, default=None
+        Where to keep each fit's outcome (score, time, error), with
+        :class:`joblib.Memory`: a run interrupted (Ctrl-C, a lost machine) and
+        started again with the same data and settings reuses the fits already
+        done and runs only the others. Fits are identified by the estimator's
+        parameters (its seed included), the rows of their subsample and test
+        split, the scoring and a digest of ``X``, ``y`` and the metadata (for
+        file paths, the paths: a file changed under the same name is not
+        noticed). None keeps nothing.
     error_score : "raise" or float, default=np.nan
         What a fit that raises an error scores, as in
         :func:`sklearn.model_selection.cross_validate`: with a number, the
@@ -388,6 +414,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "error_score": [StrOptions({"raise"}), Real],
     }
 
@@ -406,6 +433,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        memory=None,
         error_score=np.nan,
     ):
         self.estimator = estimator
@@ -420,6 +448,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.memory = memory
         self.error_score = error_score
 
     def __sklearn_tags__(self):
@@ -573,17 +602,23 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         progress = ProgressBar(len(jobs), self.verbose > 0, unit="fits")
+        memory = check_memory(
+            os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
+        )
+        fit_one = memory.cache(_fit_and_score_keyed, ignore=["X", "y", "scorer", "params"])
+        data_key = joblib.hash((X, y, fit_params, score_params)) if memory.location else None
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_and_score)(
+            delayed(fit_one)(
+                data_key,
                 self._clone_estimator(seed),
-                X,
-                y,
                 subsample,
                 test,
-                scorer,
-                fit_params,
-                score_params,
+                repr(self.scoring),
                 self.error_score,
+                X=X,
+                y=y,
+                scorer=scorer,
+                params=(fit_params, score_params),
             )
             for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
         )

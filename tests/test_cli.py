@@ -55,9 +55,10 @@ def test_tensorflow_start_up_notices_are_kept_off_stderr(tmp_path):
     assert done.stderr.splitlines() == ["a real problem", "ready"]
 
 
-def test_sample_size_on_bundled_data(tmp_path, capsys):
+def test_sample_size_on_bundled_data(tmp_path, capsys, fresh_cache):
     record, plot = tmp_path / "results.json", tmp_path / "curve.png"
     args = ["sample-size", "--train-sizes", "20,40,80", "--repeats", "2", "--epochs", "2"]
+    args += ["--cache-dir", str(tmp_path / "cache")]
     status = main([*args, "--target", "0.99", "--json", str(record), "--plot", str(plot), "-q"])
     out = capsys.readouterr().out
     assert status == 0
@@ -73,6 +74,10 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
     assert saved["target"] == 0.99 and saved["n_train"] == 1617
     assert [point["n_samples"] for point in saved["extrapolation"]] == [3234, 8085, 16170]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # Run again with the same --cache-dir: the 6 fits are reused, the scores the same.
+    assert main([*args, "--target", "0.99", "--json", str(record), "-q"]) == 0
+    assert json.loads(record.read_text())["scores"] == saved["scores"]
+    assert json.loads(record.read_text())["seconds"] < saved["seconds"]
 
 
 def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):

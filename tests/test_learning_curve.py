@@ -422,3 +422,50 @@ def test_all_fits_failing_is_an_error(monkeypatch):
         LearningCurveEstimator(
             FailsSometimes(), train_sizes=[30, 60, 120], n_repeats=2, refit=False
         ).fit(X / 16, y)
+
+
+class CountsFits(ClassifierMixin, BaseEstimator):
+    """Counts its fits in a file, and stops the run (as Ctrl-C would) at the ``stop_at``-th."""
+
+    stop_at = None
+
+    def __init__(self, counter=None, random_state=None):
+        self.counter = counter
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        done = int(self.counter.read_text() or 0) + 1
+        self.counter.write_text(str(done))
+        if done == CountsFits.stop_at:
+            raise KeyboardInterrupt
+        self.model_ = LogisticRegression(max_iter=200).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_an_interrupted_run_resumes_from_memory(tmp_path):
+    X, y = load_digits(n_class=3, return_X_y=True)
+    counter = tmp_path / "fits"
+    counter.write_text("0")
+    params = dict(
+        train_sizes=[30, 60, 120], n_repeats=3, random_state=0, memory=tmp_path / "fits_cache"
+    )
+    CountsFits.stop_at = 6
+    with pytest.raises(KeyboardInterrupt):
+        LearningCurveEstimator(CountsFits(counter), **params).fit(X / 16, y)
+    CountsFits.stop_at = None
+    counter.write_text("0")
+    resumed = LearningCurveEstimator(CountsFits(counter), **params).fit(X / 16, y)
+    # The 5 fits done before the interruption are reused: 4 of the 9 run, and the refit.
+    assert counter.read_text() == "5"
+    counter.write_text("0")
+    fresh = LearningCurveEstimator(CountsFits(counter), **{**params, "memory": None}).fit(X / 16, y)
+    assert counter.read_text() == "10"
+    np.testing.assert_array_equal(resumed.scores_, fresh.scores_)
+    # Other data: nothing reused.
+    counter.write_text("0")
+    LearningCurveEstimator(CountsFits(counter), **params).fit(X[::-1] / 16, y[::-1])
+    assert counter.read_text() == "10"
