@@ -24,7 +24,7 @@ from sklearn.utils import (
     indexable,
     resample,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -47,6 +47,14 @@ from ._power_law import PowerLawRegressor
 from ._progress import ProgressBar
 
 
+@validate_params(
+    {
+        "y": ["array-like"],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def balanced_subsample(y, n_samples, random_state=None):
     """Return the indices of ``n_samples`` rows of ``y``, as class-balanced as possible.
 

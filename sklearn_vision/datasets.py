@@ -1,11 +1,22 @@
 """Demo data bundled with the package (through scikit-learn): nothing is downloaded."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, validate_params
 
 
+@validate_params(
+    {
+        "image_size": [Interval(Integral, 1, None, closed="left")],
+        "n_class": [Interval(Integral, 1, 10, closed="both")],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_digits_images(*, image_size=32, n_class=10, return_X_y=False):
     """Load scikit-learn's handwritten digits as RGB images.
 
@@ -55,6 +66,16 @@ def load_digits_images(*, image_size=32, n_class=10, return_X_y=False):
     )
 
 
+@validate_params(
+    {
+        "n_views": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "shift": [Interval(Real, 0, None, closed="left")],
+        "rotation": [Interval(Real, 0, 180, closed="both")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_patient_digits(*, n_views=(4, 8), shift=0.5, rotation=5.0, noise=1.0, random_state=None):
     """scikit-learn's digits as patients: several correlated views of each digit.
 
