@@ -8,8 +8,7 @@ from ._learning_curve import LearningCurveEstimator
 from ._loaders import load_image_csv, load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import LearningCurveWarning, PowerLawRegressor
-from ._saving import load_model
-from ._transfer import TransferImageClassifier
+from ._transfer import TransferImageClassifier, load_model
 
 __version__ = "0.1.0.dev0"
 

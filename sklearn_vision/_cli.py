@@ -787,7 +787,8 @@ def _evaluate(clf, X, labels, plot):
 
 def _predict(args):
     from ._decoding import read_image
-    from ._saving import load_model, read_metadata
+    from ._saving import read_metadata
+    from ._transfer import load_model
 
     clf = _load_model(args.model, args.trust_pickle, load_model, read_metadata)
     readable, failed = [], 0

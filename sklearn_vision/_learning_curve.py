@@ -194,8 +194,8 @@ def _fit_and_score(
 ):
     """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds, error).
 
-    ``error`` is None, or with ``error_score`` not "raise", the failure in words
-    (the score is then ``error_score``).
+    ``error`` is None, or with ``error_score`` not "raise", the exception the
+    fit or its scoring raised (the score is then ``error_score``).
     """
     fit_params = _check_method_params(X, params=fit_params, indices=train)
     score_params = _check_method_params(X, params=score_params, indices=test)
@@ -207,7 +207,7 @@ def _fit_and_score(
     except Exception as exc:
         if isinstance(error_score, str):  # "raise"
             raise
-        return float(error_score), time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
+        return float(error_score), time.perf_counter() - start, exc
     return float(score), fit_time, None
 
 
@@ -359,8 +359,10 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         failure is recorded in ``scores_`` with that value, a
         :class:`~sklearn.exceptions.FitFailedWarning` names each failed fit
         (size, repeat and error), and the curve is fitted on the fits that
-        ran; ``"raise"`` stops at the first failure. Every fit failing, or
-        fewer than three sizes left with a fit that ran, is an error.
+        ran; ``"raise"`` stops at the first failure. When every fit fails, the
+        first one's own error is raised (the data or the estimator is at
+        fault, not a subsample); fewer than three sizes left with a fit that
+        ran is an error too.
 
     Attributes
     ----------
@@ -609,7 +611,10 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         ]
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
-        progress = ProgressBar(len(jobs), self.verbose > 0, unit="fits")
+        # The time left weighted by the work left: a fit's cost grows with its size.
+        progress = ProgressBar(
+            len(jobs), self.verbose > 0, unit="fits", work=sum(int(job[0]) for job in jobs)
+        )
         memory = check_memory(
             os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
         )
@@ -631,9 +636,11 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
         )
         outcomes = []
-        for (size, repeat, _, _), outcome in zip(jobs, results, strict=True):
-            outcomes.append(outcome)
-            progress.update(detail=f"size {size}, repeat {repeat + 1}/{self.n_repeats}")
+        with progress:
+            for (size, repeat, _, _), outcome in zip(jobs, results, strict=True):
+                outcomes.append(outcome)
+                detail = f"size {size}, repeat {repeat + 1}/{self.n_repeats}"
+                progress.update(detail=detail, work=size)
         shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
         self.scores_ = np.array([score for score, _, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds, _ in outcomes]).reshape(shape)
@@ -647,11 +654,13 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"Some fits scored NaN or inf: {self.scores_.tolist()}.")
         ran = ~failed.ravel()
         sizes = np.repeat(self.train_sizes_, shape[1]).astype(float)
-        if self.curve is None and len(np.unique(sizes[ran])) < 3:
+        ran_sizes = np.unique(sizes[ran]).astype(int).tolist()
+        if failed.any() and len(ran_sizes) < min(3, len(self.train_sizes_)):
+            first = next(error for _, _, error in outcomes if error is not None)
             raise ValueError(
-                f"Fits ran at {len(np.unique(sizes[ran]))} size(s) only "
-                f"({np.unique(sizes[ran]).astype(int).tolist()}; {failed.sum()} of "
-                f"{failed.size} fits failed); a learning curve needs at least 3."
+                f"Fits ran at {len(ran_sizes)} size(s) only ({ran_sizes}): {failed.sum()} of "
+                f"{failed.size} fits failed, the first with {type(first).__name__}: {first} "
+                "A learning curve needs at least 3 sizes."
             )
         self.curve_ = self._make_curve(self.scores_[~failed])
         self.curve_.fit(sizes[ran, np.newaxis], self.scores_.ravel()[ran])
@@ -677,12 +686,16 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         if not errors:
             return
         if len(errors) == len(outcomes):
-            raise ValueError(
-                f"All {len(outcomes)} fits failed. The first, at size {errors[0][0]}: "
-                f"{errors[0][2]}"
+            # The data or the estimator is at fault, not one subsample: its own error.
+            size, repeat, error = errors[0]
+            error.add_note(
+                f"All {len(outcomes)} fits of the learning curve failed; this is the first, "
+                f"at size {size}, repeat {repeat + 1}."
             )
+            raise error
         where = "; ".join(
-            f"size {size}, repeat {repeat + 1}: {error}" for size, repeat, error in errors[:5]
+            f"size {size}, repeat {repeat + 1}: {type(error).__name__}: {error}"
+            for size, repeat, error in errors[:5]
         )
         more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
         warnings.warn(

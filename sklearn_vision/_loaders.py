@@ -143,8 +143,8 @@ def _load(
     files, labels, class_names, skipped, *, size, window, n_jobs, verbose, source, groups=None
 ):
     """Decode the candidate files and make the Bunch: the part both loaders share."""
-    progress = ProgressBar(len(files), verbose > 0, unit="files")
-    images, reasons = read_files(files, size, window, n_jobs, progress)
+    with ProgressBar(len(files), verbose > 0, unit="files") as progress:
+        images, reasons = read_files(files, size, window, n_jobs, progress)
     keep = np.ones(len(files), dtype=bool)
     keep[list(reasons)] = False
     reasons = {files[index]: reason for index, reason in reasons.items()}

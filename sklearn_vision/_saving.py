@@ -226,50 +226,14 @@ def read_metadata(path):
     return metadata
 
 
-def load_model(path):
-    """Load a classifier saved by :meth:`TransferImageClassifier.save`, without pickle.
+def read_saved(path):
+    """The fitted ``model_``, the metadata and the parameters of a saved classifier.
 
-    The file is read by :func:`keras.saving.load_model` with ``safe_mode=True``,
-    which refuses files whose configuration would run code (``Lambda`` layers,
-    arbitrary functions); nothing in the file is unpickled.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A ``.keras`` file written by :meth:`TransferImageClassifier.save`.
-
-    Returns
-    -------
-    clf : TransferImageClassifier
-        Fitted: ``predict`` and ``predict_proba`` give what they gave before
-        saving; ``clone`` and ``fit`` work as for a new one. Parameters that
-        are run-time objects (callbacks, a ``tf.distribute`` strategy object)
-        are not saved and are None.
-
-    Raises
-    ------
-    ValueError
-        For a file that is not a model saved by sklearn-vision (a pickle, a
-        plain Keras file), a truncated or corrupt file, a file from a newer
-        file format, or one that safe mode refuses.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np
-    >>> from sklearn_vision import TransferImageClassifier, load_model
-    >>> X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
-    >>> y = (X[:, 0] > 0).astype(int)
-    >>> clf = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, y)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.keras"
-    >>> clf.save(path)
-    >>> loaded = load_model(path)
-    >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
-    True
+    Checks the file (:func:`read_metadata`), then loads it with
+    :func:`keras.saving.load_model` and ``safe_mode=True``: nothing is
+    unpickled, and a file whose configuration would run code is refused.
     """
     import keras
-
-    from ._transfer import TransferImageClassifier
 
     path = os.fspath(path)
     metadata = read_metadata(path)
@@ -281,16 +245,8 @@ def load_model(path):
             "that would run code; a file saved by TransferImageClassifier.save never needs "
             "that, so this one was altered or is not ours)."
         ) from None
-    clf = TransferImageClassifier(**{k: _decode(v) for k, v in metadata["params"].items()})
-    clf.model_ = serving.get_layer(metadata["model_layer"])
-    clf.classes_ = np.asarray(metadata["classes"], dtype=np.dtype(metadata["classes_dtype"]))
-    clf.n_classes_ = len(clf.classes_)
-    clf.n_features_in_ = metadata["n_features_in"]
-    size = metadata["image_size"]
-    clf.image_size_ = None if size is None else tuple(size)
-    clf.fine_tune_index_ = metadata["fine_tune_index"]
-    clf.history_ = metadata["history"]
-    return clf
+    params = {name: _decode(value) for name, value in metadata["params"].items()}
+    return serving.get_layer(metadata["model_layer"]), metadata, params
 
 
 def export(clf, path, format="tf_saved_model"):

@@ -46,6 +46,7 @@ from ._keras_utils import (
     seeded_keras,
     weights_digest,
 )
+from ._saving import export, read_saved, save
 from ._tf_data import image_read_errors, make_dataset
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
@@ -357,7 +358,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn_vision import TransferImageClassifier
     >>> from sklearn_vision.datasets import load_digits_images
     >>> X, y = load_digits_images(image_size=32, return_X_y=True)
-    >>> clf = TransferImageClassifier("small_cnn", weights=None, epochs=3,
+    >>> clf = TransferImageClassifier("small_cnn", weights=None, image_size=32, epochs=3,
     ...                               fine_tune_from=None, random_state=0)
     >>> clf.fit(X[:300], y[:300]).predict(X[300:303]).shape
     (3,)
@@ -947,8 +948,6 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         path : str or path-like
             A file name ending in ``.keras``.
         """
-        from ._saving import save
-
         check_is_fitted(self, "model_")
         save(self, path)
 
@@ -965,8 +964,6 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             :func:`tf.saved_model.load`; or ONNX, when the ``tf2onnx`` and
             ``onnx`` packages are installed.
         """
-        from ._saving import export
-
         check_is_fitted(self, "model_")
         export(self, path, format=format)
 
@@ -985,3 +982,58 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def load_model(path):
+    """Load a classifier saved by :meth:`TransferImageClassifier.save`, without pickle.
+
+    The file is read by :func:`keras.saving.load_model` with ``safe_mode=True``,
+    which refuses files whose configuration would run code (``Lambda`` layers,
+    arbitrary functions); nothing in the file is unpickled.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.keras`` file written by :meth:`TransferImageClassifier.save`.
+
+    Returns
+    -------
+    clf : TransferImageClassifier
+        Fitted: ``predict`` and ``predict_proba`` give what they gave before
+        saving; ``clone`` and ``fit`` work as for a new one. Parameters that
+        are run-time objects (callbacks, a ``tf.distribute`` strategy object)
+        are not saved and are None.
+
+    Raises
+    ------
+    ValueError
+        For a file that is not a model saved by sklearn-vision (a pickle, a
+        plain Keras file), a truncated or corrupt file, a file from a newer
+        file format, or one that safe mode refuses.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from sklearn_vision import TransferImageClassifier, load_model
+    >>> X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, y)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.keras"
+    >>> clf.save(path)
+    >>> loaded = load_model(path)
+    >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
+    True
+    """
+
+    model, metadata, params = read_saved(path)
+    clf = TransferImageClassifier(**params)
+    clf.model_ = model
+    clf.classes_ = np.asarray(metadata["classes"], dtype=np.dtype(metadata["classes_dtype"]))
+    clf.n_classes_ = len(clf.classes_)
+    clf.n_features_in_ = metadata["n_features_in"]
+    size = metadata["image_size"]
+    clf.image_size_ = None if size is None else tuple(size)
+    clf.fine_tune_index_ = metadata["fine_tune_index"]
+    clf.history_ = metadata["history"]
+    return clf

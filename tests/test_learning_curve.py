@@ -281,13 +281,32 @@ def test_imbalanced_learn_pipeline_with_smote(digits):
     assert lce.test_score_ > 0.8
 
 
-def test_progress_bar(digits, capsys):
+def test_progress_bar(digits, capsys, monkeypatch):
     X, y = digits
-    fast_curve(
+    curve = fast_curve(
         DummyClassifier(), train_sizes=[20, 30, 40], n_repeats=2, verbose=1, refit=False
-    ).fit(X, y)
+    )
+    # Off a terminal (a log file): no redraws, one summary line.
+    curve.fit(X, y)
+    err = capsys.readouterr().err
+    assert err.startswith("6/6 fits in ") and err.count("\n") == 1 and "\r" not in err
+    # In a terminal: rich's live bar, with the current fit and the time left.
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    curve.fit(X, y)
     err = capsys.readouterr().err
     assert "6/6 fits" in err and "size 40, repeat 2/2" in err and "left" in err
+
+
+def test_progress_time_left_is_weighted_by_the_work_left(monkeypatch):
+    from sklearn_vision._progress import ProgressBar
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    with ProgressBar(3, True, unit="fits", work=50 + 100 + 800) as progress:
+        progress.update(work=50)
+        progress.update(work=100)
+        task = progress._bar.tasks[0]
+        assert task.completed == 150 and task.total == 950  # 2 of 3 fits, 16% of the work
+    assert not progress._bar.live.is_started  # stopped by the with block
 
 
 def test_fit_leaves_the_given_estimator_unfitted():
@@ -418,10 +437,13 @@ def test_all_fits_failing_is_an_error(monkeypatch):
         "_clone_estimator",
         lambda self, seed: clone(self.estimator).set_params(random_state=0),
     )
-    with pytest.raises(ValueError, match="All 6 fits failed. The first, at size 30: RuntimeError"):
+    with pytest.raises(RuntimeError, match="out of memory") as raised:
         LearningCurveEstimator(
             FailsSometimes(), train_sizes=[30, 60, 120], n_repeats=2, refit=False
         ).fit(X / 16, y)
+    assert "All 6 fits of the learning curve failed; this is the first, at size 30" in str(
+        raised.value.__notes__
+    )
 
 
 class CountsFits(ClassifierMixin, BaseEstimator):

@@ -143,10 +143,10 @@ def test_early_stopping_holds_out_validation(digits):
 
 def test_same_random_state_same_predictions(digits):
     X, y = digits
-    first = mobilenet(dropout=0.5, augmentation="default").fit(X[:60], y[:60])
-    second = mobilenet(dropout=0.5, augmentation="default").fit(X[:60], y[:60])
+    first = mobilenet(dropout=0.5, augmentation="default").fit(X[:36], y[:36])
+    second = mobilenet(dropout=0.5, augmentation="default").fit(X[:36], y[:36])
     np.testing.assert_array_equal(first.predict_proba(X[60:90]), second.predict_proba(X[60:90]))
-    third = mobilenet(dropout=0.5, augmentation="default", random_state=1).fit(X[:60], y[:60])
+    third = mobilenet(dropout=0.5, augmentation="default", random_state=1).fit(X[:36], y[:36])
     assert not np.array_equal(first.predict_proba(X[60:90]), third.predict_proba(X[60:90]))
 
 
@@ -332,14 +332,14 @@ def test_model_selection_tools(digits):
     assert scores.shape == (3,) and scores.mean() > 0.6
     search = GridSearchCV(
         mobilenet(epochs=1),
-        {"fine_tune_from": ["block_15", 0.1, None], "fine_tune_learning_rate": [1e-4]},
+        {"fine_tune_from": ["block_15", 0.1], "fine_tune_learning_rate": [1e-4]},
         cv=2,
         n_jobs=2,
         # Refit the fractional setting whatever wins: its stage 2 is checked below.
         refit=lambda results: list(results["param_fine_tune_from"]).index(0.1),
     ).fit(X, y)
     means = search.cv_results_["mean_test_score"]
-    assert np.all(np.isfinite(means)) and len(means) == 3
+    assert np.all(np.isfinite(means)) and len(means) == 2
     # Refitted with the chosen setting, which decides where stage 2 started.
     best = search.best_estimator_
     assert best.fine_tune_from == search.best_params_["fine_tune_from"] == 0.1
@@ -394,11 +394,11 @@ def test_repeated_fits_do_not_grow_memory(digits):
         pytest.skip("needs /proc/self/statm")
     clf = small_cnn(epochs=1)
     rss = []
-    for _ in range(20):
+    for _ in range(12):
         clf.fit(X[:30], y[:30]).predict(X[:10])
         rss.append(rss_bytes())
-    # Allow warm-up over the first 5 fits, then under 1 MB per fit.
-    growth = (rss[-1] - rss[4]) / 15
+    # Allow warm-up over the first 4 fits, then under 1 MB per fit.
+    growth = (rss[-1] - rss[3]) / 8
     assert growth < 1e6, f"RSS grew {growth / 1e6:.1f} MB per fit: {[r // 2**20 for r in rss]}"
 
 
