@@ -35,6 +35,7 @@ from ._keras_utils import (
     seeded_keras,
     traced_inference,
 )
+from ._progress import ProgressBar
 from ._tf_data import image_read_errors, make_dataset
 
 # Part of a file's key: a change in how files are decoded (16-bit files were once
@@ -80,12 +81,21 @@ def model_key(model, *, image_size, preprocessing):
 
 
 def cached_predict(
-    model, images, *, image_size, preprocessing, batch_size, window="auto", cache=True
+    model,
+    images,
+    *,
+    image_size,
+    preprocessing,
+    batch_size,
+    window="auto",
+    cache=True,
+    verbose=0,
 ):
     """Return ``model``'s output for every image, computing only what the cache lacks.
 
     ``preprocessing`` names the backbone's preprocessing (a registered backbone
     name, or None for none); it is part of the key, as ``window`` is of files'.
+    With ``verbose`` above 0, a progress bar over the images computed.
     """
     preprocess = preprocess_function(get_spec(preprocessing)) if preprocessing else None
 
@@ -107,8 +117,8 @@ def cached_predict(
                     clone_with_weights(model, trainable=False), spec
                 ),
             )
-        with image_read_errors():
-            return inference(model, dataset, function)
+        with image_read_errors(), ProgressBar(len(subset), verbose > 0, unit="images") as bar:
+            return inference(model, dataset, function, progress=bar)
 
     if not cache:
         return predict(images)
@@ -160,6 +170,9 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         Whether embeddings go through the shared cache.
     random_state : int or None, default=None
         Seeds the weights when ``weights=None``.
+    verbose : int, default=0
+        Above 0, a progress bar on stderr while the backbone computes the
+        embeddings the cache lacks.
 
     Attributes
     ----------
@@ -194,6 +207,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache": ["boolean"],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -208,6 +222,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         batch_size=64,
         cache=True,
         random_state=None,
+        verbose=0,
     ):
         self.backbone = backbone
         self.weights = weights
@@ -218,6 +233,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.cache = cache
         self.random_state = random_state
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -282,6 +298,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             window=check_window(self.window),
             cache=self.cache,
+            verbose=self.verbose,
         ).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features=None):

@@ -118,14 +118,22 @@ def traced_inference(model, input_spec):
     return tf.function(lambda batch: model(batch, training=False), input_signature=[input_spec])
 
 
-def inference(model, dataset, function=None):
-    """Return ``model``'s inference-mode output on every batch of ``dataset``."""
+def inference(model, dataset, function=None, progress=None):
+    """Return ``model``'s inference-mode output on every batch of ``dataset``.
+
+    ``progress`` (a :class:`ProgressBar`-like object) is told of each batch's rows.
+    """
     if keras_backend() != "tensorflow":
         output = model.predict(dataset, verbose=0)
         release_step_functions(model)
         return output
     function = function or traced_inference(model, dataset.element_spec)
-    return np.concatenate([function(batch).numpy() for batch in dataset])
+    outputs = []
+    for batch in dataset:
+        outputs.append(function(batch).numpy())
+        if progress is not None:
+            progress.update(len(outputs[-1]))
+    return np.concatenate(outputs)
 
 
 def leaf_layers(model):

@@ -14,13 +14,19 @@ class ProgressBar:
     """``n_total`` items of total ``work`` (one unit each by default), and a detail.
 
     Disabled (``enabled=False``) it only counts, so callers need no branches.
-    As a context manager it is closed however the loop ends.
+    As a context manager it is closed however the loop ends. Inside another
+    bar (the fits of a learning curve computing features) it stays quiet:
+    one bar is drawn at a time.
     """
+
+    _drawing = None  # the bar on screen, if any
 
     def __init__(self, n_total, enabled, *, unit="items", work=None, description=""):
         self.n_total, self.enabled, self.unit = n_total, enabled, unit
         self.done, self.start = 0, time.perf_counter()
         self._bar = None
+        if enabled and ProgressBar._drawing is not None:
+            self.enabled = enabled = False
         if not enabled:
             return
         from rich.console import Console
@@ -53,6 +59,7 @@ class ProgressBar:
             detail="",
         )
         self._bar.start()
+        ProgressBar._drawing = self
 
     def _count(self):
         return f"{self.done}/{self.n_total} {self.unit}"
@@ -83,6 +90,8 @@ class ProgressBar:
         elapsed = time.perf_counter() - self.start
         if self._bar is not None:
             self._bar.stop()
+            if ProgressBar._drawing is self:
+                ProgressBar._drawing = None
         else:
             sys.stderr.write(f"{self._count()} in {elapsed:.0f} s\n")
             sys.stderr.flush()

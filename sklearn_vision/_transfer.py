@@ -322,7 +322,8 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         Seeds the weights of new layers, the validation split, shuffling,
         dropout and augmentation: the same value gives the same predictions on CPU.
     verbose : int, default=0
-        Keras's ``verbose`` for ``fit``.
+        Keras's ``verbose`` for ``fit``; above 0, also a progress bar while
+        the backbone computes the features the cache lacks.
 
     Attributes
     ----------
@@ -718,7 +719,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         if cached:
             # The frozen backbone is a fixed function of each image: its
             # features come from the shared cache, the head trains on them.
-            inputs = cached_predict(network.features, X, **self._cache_keys())
+            inputs = cached_predict(network.features, X, **self._cache_keys(), verbose=self.verbose)
             model, images = network.head, None
         else:
             inputs, model = X, network.model
@@ -740,7 +741,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             # Below the first unfrozen layer nothing changes: train the top
             # on cached activations at the split point.
             bottom, top = split
-            inputs = cached_predict(bottom, X, **self._cache_keys())
+            inputs = cached_predict(bottom, X, **self._cache_keys(), verbose=self.verbose)
             model, images = pooled_model(top, head=network.head, name="fine_tune_top"), None
         else:
             inputs, model = X, network.model
@@ -898,7 +899,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             # (all fits of a learning curve) score a test set for the cost of
             # one pass of that part and of their trained parts each.
             fixed, trained = self._cached_parts()
-            inputs = cached_predict(fixed, X, **self._cache_keys())
+            inputs = cached_predict(fixed, X, **self._cache_keys(), verbose=self.verbose)
             proba = _call_in_chunks(trained, inputs, self.batch_size)
         else:
             # Not Model.predict: its traced function would stay on model_ (and in

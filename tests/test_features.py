@@ -272,3 +272,23 @@ def test_frozen_fits_share_one_pretrained_backbone(digits, fresh_cache, tmp_path
     assert clone(tuned).fit(X[:40], y[:40]).model_.layers[1] is not third.model_.layers[1]
     random_weights = clone(frozen).set_params(weights=None).fit(X[:40], y[:40])
     assert random_weights.model_.layers[1] is not third.model_.layers[1]
+
+
+def test_feature_extraction_reports_progress(digits, fresh_cache, capsys):
+    X, _ = digits
+    small_features(verbose=1).fit_transform(X[:40])
+    assert capsys.readouterr().err.startswith("40/40 images in ")
+    small_features(verbose=1).fit_transform(X[:40])  # all cached: nothing computed, no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_one_progress_bar_is_drawn_at_a_time(monkeypatch):
+    from sklearn_vision._progress import ProgressBar
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    with ProgressBar(2, True, unit="fits") as outer:
+        with ProgressBar(5, True, unit="images") as inner:  # rich allows one live display
+            inner.update(5)
+        assert inner._bar is None and outer._bar is not None
+        outer.update(2)
+    assert ProgressBar._drawing is None
