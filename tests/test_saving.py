@@ -23,7 +23,7 @@ def fitted(digits):
     X, y = digits
     labels = np.array(["zero", "one", "two"], dtype=object)[y]
     clf = mobilenet(window=(0, 255), class_weight={"zero": 2.0, "one": 1.0, "two": 1.0})
-    return clf.fit(X[:90], labels[:90]), X[90:120], labels
+    return clf.fit(X[:60], labels[:60]), X[90:120], labels
 
 
 @pytest.fixture(scope="module")

@@ -394,11 +394,11 @@ def test_repeated_fits_do_not_grow_memory(digits):
         pytest.skip("needs /proc/self/statm")
     clf = small_cnn(epochs=1)
     rss = []
-    for _ in range(12):
+    for _ in range(20):
         clf.fit(X[:30], y[:30]).predict(X[:10])
         rss.append(rss_bytes())
-    # Allow warm-up over the first 4 fits, then under 1 MB per fit.
-    growth = (rss[-1] - rss[3]) / 8
+    # Allow warm-up over the first 5 fits, then under 1 MB per fit.
+    growth = (rss[-1] - rss[4]) / 15
     assert growth < 1e6, f"RSS grew {growth / 1e6:.1f} MB per fit: {[r // 2**20 for r in rss]}"
 
 
