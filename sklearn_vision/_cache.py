@@ -204,7 +204,9 @@ class FeatureCache:
       serve every fit of their architecture;
     - ``inference_functions``: up to 2 traced inference functions of frozen
       copies of models, and the keys of the last 256 models seen once
-      (``seen_models``), so that a model is kept only from its second use on.
+      (``seen_models``), so that a model is kept only from its second use on;
+    - ``augmentations``: up to 2 traced augmentations that make the views of
+      each image, one per augmentation configuration.
 
     Parameters
     ----------
@@ -237,6 +239,7 @@ class FeatureCache:
         )
         self.inference_functions = LRUStore("inference_functions", max_entries=2, lock=self._lock)
         self.seen_models = LRUStore("seen_models", max_entries=256, lock=self._lock)
+        self.augmentations = LRUStore("augmentations", max_entries=2, lock=self._lock)
         self._serial = itertools.count()
 
     def _stores(self):
@@ -247,6 +250,7 @@ class FeatureCache:
             self.trainers,
             self.inference_functions,
             self.seen_models,
+            self.augmentations,
         ]
 
     # ------------------------------------------------------------ features
@@ -345,6 +349,19 @@ class FeatureCache:
         function = trace_copy()
         self.inference_functions.put(key, function)
         return function
+
+    def augmentation(self, key, build):
+        """The traced augmentation for the configuration ``key``: ``build()``, once.
+
+        Tracing it costs a second or so; every fit with the same
+        configuration makes the same views with it.
+        """
+        with self._lock:
+            function = self.augmentations.get(key)
+            if function is None:
+                function = build()
+                self.augmentations.put(key, function)
+            return function
 
     # ------------------------------------------------------------ all stores
 

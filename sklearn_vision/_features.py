@@ -8,6 +8,7 @@ process: each epoch, fold, grid point and learning-curve subsample.
 import hashlib
 import json
 import os
+from contextlib import nullcontext
 from numbers import Integral
 
 import numpy as np
@@ -41,6 +42,8 @@ from ._tf_data import image_read_errors, make_dataset
 # Part of a file's key: a change in how files are decoded (16-bit files were once
 # clipped to 8 bits) must not reuse features a disk cache kept from before.
 _DECODING = "decoding-2"
+# Views augmented and run through the model at a time, in batches.
+_VIEW_CHUNK = 8
 
 
 def image_keys(images, window="auto"):
@@ -88,6 +91,7 @@ def cached_predict(
     preprocessing,
     batch_size,
     window="auto",
+    views=None,
     cache=True,
     verbose=0,
 ):
@@ -95,11 +99,14 @@ def cached_predict(
 
     ``preprocessing`` names the backbone's preprocessing (a registered backbone
     name, or None for none); it is part of the key, as ``window`` is of files'.
-    With ``verbose`` above 0, a progress bar over the images computed.
+    With ``views`` (:class:`AugmentedViews`), the outputs of each image's
+    augmented views, of shape ``(n_images, n_views, ...)``, each view keyed by
+    its own entry key. With ``verbose`` above 0, a progress bar over the
+    images (or views) computed.
     """
     preprocess = preprocess_function(get_spec(preprocessing)) if preprocessing else None
 
-    def predict(subset, store=None, key=None):
+    def predict(subset, bar, store=None, key=None):
         dataset = make_dataset(
             subset,
             batch_size=batch_size,
@@ -117,22 +124,50 @@ def cached_predict(
                     clone_with_weights(model, trainable=False), spec
                 ),
             )
-        with image_read_errors(), ProgressBar(len(subset), verbose > 0, unit="images") as bar:
+        with image_read_errors():
             return inference(model, dataset, function, progress=bar)
 
+    def progress(n):
+        return ProgressBar(n, verbose > 0, unit="images" if views is None else "views")
+
     if not cache:
-        return predict(images)
+        with progress(len(images)) as bar:
+            return predict(images, bar)
     store = get_feature_cache()
     key = model_key(model, image_size=image_size, preprocessing=preprocessing)
     keys = image_keys(images, window)
-    found = [store.get((key, image)) for image in keys]
+    if views is not None:
+        keys = [entry for image in keys for entry in views.entry_keys(image)]
+    found = [store.get((key, entry)) for entry in keys]
     missing = [i for i, value in enumerate(found) if value is None]
-    if missing:
-        computed = predict(images[np.asarray(missing)], store, key)
-        for i, value in zip(missing, computed, strict=True):
-            store.put((key, keys[i]), value)
-            found[i] = value
-    return np.stack(found)
+    # Views are augmented a chunk at a time: their pixels are never all in memory.
+    chunk = len(missing) if views is None else _VIEW_CHUNK * batch_size
+    with progress(len(missing)) if missing else nullcontext() as bar:
+        for start in range(0, len(missing), max(chunk, 1)):
+            part = missing[start : start + chunk]
+            if views is None:
+                subset = images[np.asarray(part)]
+            else:
+                subset = check_images(_view_pixels(images, part, keys, views, image_size, window))
+            computed = predict(subset, bar, store, key)
+            for i, value in zip(part, computed, strict=True):
+                store.put((key, keys[i]), value)
+                found[i] = value
+    found = np.stack(found)
+    return found if views is None else found.reshape(len(images), views.n_views, *found.shape[1:])
+
+
+def _view_pixels(images, entries, keys, views, image_size, window):
+    """The augmented pixels of the views ``entries`` (flat indices into image x view)."""
+    rows = np.asarray(entries) // views.n_views
+    unique, inverse = np.unique(rows, return_inverse=True)
+    dataset = make_dataset(images[unique], batch_size=64, image_size=image_size, window=window)
+    with image_read_errors():
+        plain = np.concatenate([batch.numpy() for batch in dataset])
+    pixels = views.apply(plain[inverse], [keys[i] for i in entries])
+    # Interpolation can land a hair outside [0, 255]: values the augmentation
+    # made, not the user's pixels.
+    return np.clip(pixels, 0, 255)
 
 
 class BackboneFeatures(TransformerMixin, BaseEstimator):

@@ -137,9 +137,12 @@ def inference(model, dataset, function=None, progress=None):
 
 
 def leaf_layers(model):
-    """The layers of ``model``, nested models flattened, in order."""
+    """The layers of ``model``, nested models flattened, in order (a layer: itself)."""
     import keras
 
+    if not isinstance(model, keras.Model):
+        yield model
+        return
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             yield from leaf_layers(layer)

@@ -44,6 +44,7 @@ def make_dataset(
     preprocess=None,
     augmentation=None,
     window="auto",
+    view_seed=None,
 ):
     """Return a batched, prefetched ``tf.data.Dataset`` feeding a model.
 
@@ -52,7 +53,9 @@ def make_dataset(
     arrays are resized per batch to ``image_size``. ``augmentation`` (a Keras
     layer) runs on the [0, 255] pixels before ``preprocess``. ``shuffle_seed`` not
     None reshuffles every epoch, reproducibly. ``window`` scales deep image files
-    as :func:`read_image` does.
+    as :func:`read_image` does. ``view_seed`` not None means ``X`` holds cached
+    outputs of augmented views, ``(n, n_views, ...)``: every epoch draws one view
+    of each sample, reproducibly.
     """
     import tensorflow as tf
 
@@ -81,6 +84,16 @@ def make_dataset(
     dataset = tf.data.Dataset.zip(tuple(parts)) if len(parts) > 1 else first
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(X), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if view_seed is not None:
+        n_views = X.shape[1]
+        draws = tf.data.Dataset.random(seed=view_seed, rerandomize_each_iteration=True)
+
+        def one_view(sample, draw):
+            views, *rest = sample if isinstance(sample, tuple) else (sample,)
+            view = views[draw % n_views]
+            return (view, *rest) if rest else view
+
+        dataset = tf.data.Dataset.zip((dataset, draws)).map(one_view)
     dataset = dataset.batch(batch_size)
     if isinstance(X, Images):
 

@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._augmentation import AugmentedViews, can_cache_views, default_augmentation
 from ._backbones import (
     BACKBONE_PARAMETER_CONSTRAINTS,
     BACKBONES,
@@ -54,39 +55,39 @@ _LOSS = "sparse_categorical_crossentropy"
 
 
 def resolve_cache(cache, *, backbone, augmentation):
-    """Whether a classifier trains and predicts on cached backbone outputs.
+    """How a classifier's frozen part is fed: ``"features"``, ``"views"`` or None.
 
-    The one decision ``fit`` and ``predict_proba`` share. Backbone outputs can
-    be cached when they are a fixed function of each image: a frozen backbone
+    The one decision ``fit`` and ``predict_proba`` share. A frozen backbone
     (not ``small_cnn``, which trains all its layers, nor ``backbone=None``,
-    whose input already is features) fed the same pixels every epoch (no
-    augmentation). ``"auto"`` caches exactly then; ``True`` raises where it
-    cannot; ``False`` never caches.
+    whose input already is features) is a fixed function of its input, so its
+    outputs can be cached: those of each image without augmentation
+    (``"features"``), those of a fixed bank of augmented views of each image
+    with augmentation by Keras layers, whose random draws can be seeded per
+    image and whose configuration keys the views (``"views"``). None: images
+    go through the whole model every epoch.
+    ``"auto"`` caches where it can; ``True`` raises where it cannot; ``False``
+    never caches.
     """
     trains_backbone = backbone is None or (isinstance(backbone, str) and backbone == "small_cnn")
-    possible = augmentation is None and not trains_backbone
-    if cache is True and not possible:
+    if trains_backbone:
+        possible = None
+    elif augmentation is None:
+        possible = "features"
+    elif (isinstance(augmentation, str) and augmentation == "default") or can_cache_views(
+        augmentation
+    ):
+        possible = "views"
+    else:
+        possible = None
+    if cache is True and possible is None:
         raise ValueError(
-            "cache=True needs a frozen stage-1 backbone without augmentation: "
-            "augmented images change every epoch, and a backbone trained from "
-            "scratch changes every step. Use cache='auto' or cache=False."
+            "cache=True needs a frozen stage-1 backbone, and an augmentation that is "
+            "Keras layers (their views are cached) or none: a backbone trained from "
+            "scratch changes every step, and an augmentation function (or a custom "
+            "layer with arguments and no get_config) cannot be seeded per image and "
+            "keyed by its configuration. Use cache='auto' or cache=False."
         )
-    return possible and cache in ("auto", True)
-
-
-def _default_augmentation(seed):
-    import keras
-
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(0.05, seed=seed + 1),
-            layers.RandomZoom(0.1, seed=seed + 2),
-            layers.RandomContrast(0.1, seed=seed + 3),
-        ],
-        name="augmentation",
-    )
+    return possible if cache in ("auto", True) else None
 
 
 def _make_optimizer(optimizer, learning_rate):
@@ -221,6 +222,15 @@ class _StageData:
     shuffle_seed: int
 
 
+@dataclass(frozen=True)
+class _Cached:
+    """Cached outputs a stage trains on: training rows (a views axis with ``views``), validation."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    views: bool
+
+
 class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     """Image classifier that fine-tunes a pretrained Keras backbone, in two stages.
 
@@ -295,7 +305,18 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     augmentation : None, "default" or keras layer, default=None
         Random transformations of the training images (flip, small rotation,
         zoom and contrast for ``"default"``), applied in training only, to pixels
-        in [0, 255] before the backbone's preprocessing.
+        in [0, 255] before the backbone's preprocessing. With Keras layers and
+        the cache, the backbone's outputs of ``augmentation_views`` augmented
+        views of each image are computed once and each epoch trains on one
+        view of each image drawn at random; with ``cache=False`` (or a
+        function that is not a Keras layer) every epoch augments afresh.
+    augmentation_views : int, default=4
+        Augmented views of each training image kept in the cache, with
+        ``augmentation`` and the cache. Each view is a fixed function of the
+        image, the augmentation's configuration (seeds included) and the
+        view's index, so every fit, fold, grid point and learning-curve
+        subsample shares them. More views come closer to fresh augmentation
+        every epoch, at the cost of a backbone pass each.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``.
     cache : {"auto", True, False}, default="auto"
@@ -303,11 +324,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         the process-wide cache, so shared by clones, folds and grid points)
         instead of running the frozen layers every epoch: stage 1 trains the head
         on pooled embeddings, stage 2 trains the unfrozen top on the activations
-        at its input. The model is the same either way. ``"auto"`` caches when
-        that holds: no augmentation (new pixels every epoch) and a frozen
-        backbone (not ``small_cnn``, which trains all its layers); for stage 2
-        also a split point that cuts the network in two. ``True`` raises where
-        it cannot cache; ``False`` is the plain Keras path. Stages trained on
+        at its input. With ``augmentation``, stages train on the outputs of a
+        fixed bank of augmented views (see ``augmentation_views``) instead of
+        new pixels every epoch. ``"auto"`` caches where it can: a frozen
+        backbone (not ``small_cnn``, which trains all its layers), and an
+        augmentation that is a Keras layer or none; for stage 2 also a split
+        point that cuts the network in two and, with augmentation, a bank
+        that fits the cache's ``max_bytes`` (or a cache ``location`` on disk).
+        ``True`` raises where it cannot cache; ``False`` is the plain Keras path. Stages trained on
         cached inputs also reuse the traced training steps of earlier fits of
         the same architecture in the process (not with ``callbacks``, a
         ``strategy`` or ``mixed_precision``); the result is the same.
@@ -320,7 +344,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         Extra callbacks for both stages.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights of new layers, the validation split, shuffling,
-        dropout and augmentation: the same value gives the same predictions on CPU.
+        dropout and augmentation (with cached views, which view each epoch
+        draws; the views themselves are the augmentation's): the same value
+        gives the same predictions on CPU.
     verbose : int, default=0
         Keras's ``verbose`` for ``fit``; above 0, also a progress bar while
         the backbone computes the features the cache lacks.
@@ -386,6 +412,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [StrOptions({"default"}), callable, None],
+        "augmentation_views": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "cache": [StrOptions({"auto"}), "boolean"],
         "strategy": [StrOptions({"mirrored"}), HasMethods(["scope"]), None],
@@ -415,6 +442,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         augmentation=None,
+        augmentation_views=4,
         class_weight=None,
         cache="auto",
         strategy=None,
@@ -440,6 +468,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.augmentation = augmentation
+        self.augmentation_views = augmentation_views
         self.class_weight = class_weight
         self.cache = cache
         self.strategy = strategy
@@ -717,9 +746,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         if self.epochs == 0:
             return {}
         if cached:
-            # The frozen backbone is a fixed function of each image: its
-            # features come from the shared cache, the head trains on them.
-            inputs = cached_predict(network.features, X, **self._cache_keys(), verbose=self.verbose)
+            # The frozen backbone is a fixed function of each image (or view):
+            # its features come from the shared cache, the head trains on them.
+            inputs = self._cached_inputs(network.features, X, data, cached)
             model, images = network.head, None
         else:
             inputs, model = X, network.model
@@ -728,7 +757,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             self._stage_datasets(inputs, data, images),
             self.epochs,
             self.learning_rate,
-            pooled=cached and self._pools_trainers(),
+            pooled=bool(cached) and self._pools_trainers(),
         )
 
     def _fit_fine_tune_stage(self, network, X, data, cached, images):
@@ -737,11 +766,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         if self.fine_tune_index_ is None or self.fine_tune_epochs == 0:
             return {}
         split = self._split_at(network.backbone, self.fine_tune_index_) if cached else None
+        if split is not None and cached == "views" and not self._bank_fits(split[0], data):
+            split = None
         if split is not None:
             # Below the first unfrozen layer nothing changes: train the top
-            # on cached activations at the split point.
+            # on cached activations (of each image or view) at the split point.
             bottom, top = split
-            inputs = cached_predict(bottom, X, **self._cache_keys(), verbose=self.verbose)
+            inputs = self._cached_inputs(bottom, X, data, cached)
             model, images = pooled_model(top, head=network.head, name="fine_tune_top"), None
         else:
             inputs, model = X, network.model
@@ -762,10 +793,64 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             window=check_window(self.window),
         )
 
+    def _views(self):
+        """The bank of augmented views: the augmentation, seeded per image and view.
+
+        ``"default"`` is built with fixed seeds, so that every fit, whatever its
+        ``random_state``, shares one bank; fits differ in the views they draw.
+        """
+        augmentation = (
+            default_augmentation(0) if self.augmentation == "default" else self.augmentation
+        )
+        return AugmentedViews(augmentation, self.augmentation_views, self.image_size_)
+
+    def _cached_inputs(self, model, X, data, cached):
+        """Cached outputs of ``model`` for (training, validation) rows: a :class:`_Cached`.
+
+        With ``cached="views"``, the training rows' outputs have a views axis
+        (one view is drawn per epoch); validation is always on the plain images.
+        """
+        keys = dict(self._cache_keys(), verbose=self.verbose)
+        if cached == "views":
+            train = cached_predict(model, X[data.train], views=self._views(), **keys)
+            validation = None
+            if data.validation is not None:
+                validation = cached_predict(model, X[data.validation], **keys)
+            return _Cached(train, validation, views=True)
+        outputs = cached_predict(model, X, **keys)
+        validation = None if data.validation is None else outputs[data.validation]
+        return _Cached(outputs[data.train], validation, views=False)
+
+    def _bank_fits(self, model, data):
+        """Whether the views' outputs of ``model`` for the training rows fit the cache.
+
+        In memory within its ``max_bytes``, or on disk with a ``location``;
+        otherwise stage 2 augments afresh (``cache=True`` raises).
+        """
+        store = get_feature_cache()
+        output = model.outputs[0]
+        nbytes = (
+            len(data.train)
+            * self.augmentation_views
+            * math.prod(output.shape[1:])
+            * np.dtype(output.dtype).itemsize
+        )
+        if nbytes <= store.max_bytes or store.location is not None:
+            return True
+        if self.cache is True:
+            raise ValueError(
+                f"cache=True cannot cache stage 2 with augmentation: the views' "
+                f"activations at the split point take {nbytes / 2**30:.1f} GiB, over the "
+                f"feature cache's max_bytes ({store.max_bytes / 2**30:.1f} GiB). Raise it "
+                "or give it a location on disk (set_feature_cache), lower "
+                "augmentation_views, or use cache='auto'."
+            )
+        return False
+
     def _image_feed(self, seed):
         """How images are fed to the whole model: size, preprocessing, augmentation."""
         augmentation = (
-            _default_augmentation(seed) if self.augmentation == "default" else self.augmentation
+            default_augmentation(seed) if self.augmentation == "default" else self.augmentation
         )
         return dict(
             image_size=self.image_size_,
@@ -790,28 +875,37 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return split
 
-    def _stage_datasets(self, X, data, images=None):
+    def _stage_datasets(self, inputs, data, images=None):
         """Return the (shuffled, augmented) training and the validation dataset.
 
-        ``images`` (from :meth:`_image_feed`) when ``X`` holds images for the
-        whole model; None when it holds cached backbone outputs.
+        ``inputs`` are the samples ``X`` with ``images`` (from
+        :meth:`_image_feed`) for the whole model, or a :class:`_Cached` of
+        backbone outputs.
         """
         images = dict(images or {})
         augmentation = images.pop("augmentation", None)
+        if isinstance(inputs, _Cached):
+            train, validation = inputs.train, inputs.validation
+        else:
+            train = inputs[data.train]
+            validation = None if data.validation is None else inputs[data.validation]
 
-        def dataset(indices, training):
+        def dataset(X, indices, training):
             return make_dataset(
-                X[indices],
+                X,
                 data.y[indices],
                 None if data.sample_weight is None else data.sample_weight[indices],
                 batch_size=self.batch_size,
                 shuffle_seed=data.shuffle_seed if training else None,
                 augmentation=augmentation if training else None,
+                view_seed=data.shuffle_seed + 1 if training and inputs_have_views else None,
                 **images,
             )
 
-        validation = None if data.validation is None else dataset(data.validation, False)
-        return dataset(data.train, True), validation
+        inputs_have_views = isinstance(inputs, _Cached) and inputs.views
+        if validation is not None:
+            validation = dataset(validation, data.validation, False)
+        return dataset(train, data.train, True), validation
 
     def _fine_tune_from(self):
         if self.fine_tune_from != "auto":

@@ -169,12 +169,6 @@ def test_cached_and_uncached_frozen_stage_agree(digits):
     )
 
 
-def test_cache_true_with_augmentation_is_refused(digits):
-    X, y = digits
-    with pytest.raises(ValueError, match="cache=True needs a frozen"):
-        mobilenet(cache=True, augmentation="default").fit(X[:30], y[:30])
-
-
 def test_custom_augmentation_layer_runs_in_training_only(digits):
     import keras
 
