@@ -313,6 +313,21 @@ def _model_arguments(parser):
     group.add_argument(
         "--batch-size", type=_positive_int, help="images per step (default: 32; 16 from scratch)"
     )
+    group.add_argument(
+        "--augmentation",
+        choices=("none", "default"),
+        default="none",
+        help="training-image augmentation: default is flips, small rotations and zooms, "
+        "contrast (default: none)",
+    )
+    group.add_argument(
+        "--augmentation-views",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="augmented views of each image computed once and cached, with a frozen "
+        "pretrained backbone (default: 4)",
+    )
     group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
@@ -482,6 +497,8 @@ def _classifier(args, labels, groups=None, smallest_fit=None):
         fine_tune_from="auto" if args.fine_tune else None,
         fine_tune_epochs=args.fine_tune_epochs,
         batch_size=args.batch_size or defaults["batch_size"],
+        augmentation=None if args.augmentation == "none" else args.augmentation,
+        augmentation_views=args.augmentation_views,
         random_state=args.seed,
     )
     # Early stopping needs every class on both sides of its validation split,
@@ -526,7 +543,18 @@ def _describe(clf):
         f"{clf.epochs} epochs"
         + (f" + {clf.fine_tune_epochs} fine-tuning" if clf.fine_tune_from and clf.weights else "")
         + (", early stopping" if clf.early_stopping else ", no early stopping")
+        + _describe_augmentation(clf)
     )
+
+
+def _describe_augmentation(clf):
+    from ._transfer import resolve_cache
+
+    if clf.augmentation is None:
+        return ""
+    if resolve_cache(clf.cache, backbone=clf.backbone, augmentation=clf.augmentation):
+        return f", augmentation ({clf.augmentation_views} cached views per image)"
+    return ", augmentation (fresh every epoch)"
 
 
 # ---------------------------------------------------------------- sample-size
