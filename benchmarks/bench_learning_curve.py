@@ -8,10 +8,18 @@ a Keras model built and fitted on images for every subsample, no caching. Ours
 is ``LearningCurveEstimator(TransferImageClassifier(...))``: the frozen
 backbone's outputs are computed once per image for the whole run.
 
+With ``--augmentation default`` both sides augment the training images with
+the layers of the Keras transfer-learning guide (horizontal flip, rotation
+0.05, zoom 0.1, contrast 0.1): the baseline augments afresh every epoch, as the
+guide does; ours trains on a bank of ``--views`` augmented views per image,
+computed once. A third pair of variants times one frozen fit on all the
+training images. The accuracy per size compares the two kinds of augmentation.
+
 Each variant runs in its own process, so its peak memory (max RSS) is its own;
 wall times are measured in this run and printed as ratios.
 
     python benchmarks/bench_learning_curve.py [--n-images 500] [--image-size 96]
+                                              [--augmentation default] [--views 4]
 """
 
 import argparse
@@ -43,6 +51,20 @@ def data(n_images, image_size):
     return X, y, np.sort(train), np.sort(test)
 
 
+def guide_augmentation(seed):
+    """The augmentation layers of the Keras transfer-learning guide, written out."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.05, seed=seed + 1),
+            keras.layers.RandomZoom(0.1, seed=seed + 2),
+            keras.layers.RandomContrast(0.1, seed=seed + 3),
+        ]
+    )
+
+
 def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, seed):
     """One fit of the plain loop: build, train the head, fine-tune, score."""
     import keras
@@ -50,6 +72,7 @@ def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, see
     from sklearn.model_selection import train_test_split
 
     keras.utils.set_random_seed(seed)
+    augmentation = guide_augmentation(seed) if args.augmentation == "default" else None
     size = args.image_size
     backbone = keras.applications.MobileNetV2(
         include_top=False, weights=weights, input_shape=(size, size, 3)
@@ -62,11 +85,14 @@ def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, see
     model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
     preprocess = keras.applications.mobilenet_v2.preprocess_input
 
-    def dataset(images, labels, shuffle):
+    def dataset(images, labels, training):
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        if shuffle:
+        if training:
             ds = ds.shuffle(len(images), seed=seed)
-        ds = ds.batch(32).map(lambda a, b: (preprocess(tf.cast(a, tf.float32)), b))
+        ds = ds.batch(32).map(lambda a, b: (tf.cast(a, tf.float32), b))
+        if training and augmentation is not None:
+            ds = ds.map(lambda a, b: (augmentation(a, training=True), b))
+        ds = ds.map(lambda a, b: (preprocess(a), b))
         return ds.prefetch(tf.data.AUTOTUNE)
 
     fit_idx, val_idx = train_test_split(
@@ -99,34 +125,29 @@ def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, see
     return float(np.mean(proba.argmax(axis=1) == y_test))
 
 
-def run_plain(args, fine_tune):
+def run_plain(args, fine_tune, single=False):
     from sklearn_vision._learning_curve import balanced_subsample
 
     X, y, train, test = data(args.n_images, args.image_size)
+
+    def fit_score(rows, fine_tune, seed):
+        return plain_keras_fit_score(
+            X[rows], y[rows], X[test], y[test], weights=args.weights, fine_tune=fine_tune,
+            args=args, seed=seed,
+        )  # fmt: skip
+
+    if single:
+        return [[fit_score(train, False, 0)]]
     rng = np.random.RandomState(0)
     scores = []
     for fraction in FRACTIONS:
         n = int(np.floor(fraction * len(train)))
-        row = []
-        for repeat in range(args.n_repeats):
-            subsample = train[balanced_subsample(y[train], n, rng)]
-            row.append(
-                plain_keras_fit_score(
-                    X[subsample],
-                    y[subsample],
-                    X[test],
-                    y[test],
-                    weights=args.weights,
-                    fine_tune=fine_tune,
-                    args=args,
-                    seed=repeat,
-                )
-            )
-        scores.append(row)
+        subsamples = [train[balanced_subsample(y[train], n, rng)] for _ in range(args.n_repeats)]
+        scores.append([fit_score(rows, fine_tune, seed) for seed, rows in enumerate(subsamples)])
     return scores
 
 
-def run_ours(args, fine_tune):
+def run_ours(args, fine_tune, single=False):
     from sklearn_vision import LearningCurveEstimator, TransferImageClassifier
 
     X, y, train, test = data(args.n_images, args.image_size)
@@ -139,7 +160,12 @@ def run_ours(args, fine_tune):
         fine_tune_epochs=args.fine_tune_epochs,
         validation_fraction=args.validation_fraction,
         n_iter_no_change=args.patience,
+        augmentation=None if args.augmentation == "none" else args.augmentation,
+        augmentation_views=args.views,
+        random_state=0 if single else None,
     )
+    if single:
+        return [[clf.fit(X[train], y[train]).score(X[test], y[test])]]
     # The same held-out split as the baseline: cv with one (train, test) pair.
     lce = LearningCurveEstimator(
         clf,
@@ -153,12 +179,21 @@ def run_ours(args, fine_tune):
 
 
 def child(args):
+    from sklearn_vision import get_feature_cache
+
     start = time.perf_counter()
     runner = run_plain if args.variant.startswith("plain") else run_ours
-    scores = runner(args, fine_tune=args.variant.endswith("fine_tune"))
+    scores = runner(
+        args,
+        fine_tune=args.variant.endswith("fine_tune"),
+        single=args.variant.endswith("single"),
+    )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "scores": scores}))
+    cache = get_feature_cache().nbytes
+    print(
+        json.dumps({"seconds": seconds, "peak_bytes": peak, "cache_bytes": cache, "scores": scores})
+    )
 
 
 def main():
@@ -171,6 +206,8 @@ def main():
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--validation-fraction", type=float, default=0.25)
     parser.add_argument("--weights", default=str(REAL_WEIGHTS) if REAL_WEIGHTS.exists() else None)
+    parser.add_argument("--augmentation", choices=("none", "default"), default="none")
+    parser.add_argument("--views", type=int, default=4, help="augmented views per image (ours)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -180,25 +217,36 @@ def main():
         f"{args.n_images} digit images (4 classes) at {args.image_size}px, MobileNetV2 "
         f"(weights={args.weights or 'random'}), sizes {FRACTIONS} of the training images x "
         f"{args.n_repeats} repeats, early stopping (patience {args.patience}), "
-        f"CPU ({os.cpu_count()} cores)\n"
+        f"augmentation {args.augmentation}"
+        + (f" ({args.views} cached views per image)" if args.augmentation != "none" else "")
+        + f", CPU ({os.cpu_count()} cores)\n"
     )
     results = {}
-    for variant in ("plain_frozen", "ours_frozen", "plain_fine_tune", "ours_fine_tune"):
+    variants = ["plain_single", "ours_single"]
+    variants += ["plain_frozen", "ours_frozen", "plain_fine_tune", "ours_fine_tune"]
+    for variant in variants:
         command = [sys.executable, __file__, "--variant", variant] + sys.argv[1:]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         results[variant] = json.loads(output.strip().splitlines()[-1])
         print(f"  {variant}: {results[variant]['seconds']:.0f} s", flush=True)
 
-    print(f"\n{'protocol':<28}{'plain Keras':>12}{'ours':>9}{'speed-up':>10}{'peak RSS':>20}")
+    header = f"{'protocol':<28}{'plain Keras':>12}{'ours':>9}{'speed-up':>10}"
+    print(f"\n{header}{'peak RSS plain / ours':>26}{'cache':>10}")
     n_fits = len(FRACTIONS) * args.n_repeats
-    for kind, label in (("frozen", "frozen only"), ("fine_tune", "two stages")):
-        label = f"{label} ({n_fits} fits)"
+    for kind, label in (
+        ("single", "one frozen fit"),
+        ("frozen", f"frozen only ({n_fits} fits)"),
+        ("fine_tune", f"two stages ({n_fits} fits)"),
+    ):
         plain, ours = results[f"plain_{kind}"], results[f"ours_{kind}"]
         print(
             f"{label:<28}{plain['seconds']:>11.0f}s{ours['seconds']:>8.0f}s"
             f"{plain['seconds'] / ours['seconds']:>9.1f}x"
-            f"{plain['peak_bytes'] / 2**20:>9.0f} / {ours['peak_bytes'] / 2**20:.0f} MiB"
+            f"{plain['peak_bytes'] / 2**20:>15.0f} / {ours['peak_bytes'] / 2**20:.0f} MiB"
+            f"{ours['cache_bytes'] / 2**20:>6.0f} MiB"
         )
+    single = results["plain_single"]["scores"][0][0], results["ours_single"]["scores"][0][0]
+    print(f"\nOne frozen fit, held-out accuracy: plain {single[0]:.3f}, ours {single[1]:.3f}")
     print("\nMean held-out accuracy per size (sd over repeats), plain vs ours:")
     for kind in ("frozen", "fine_tune"):
         plain = np.array(results[f"plain_{kind}"]["scores"])
