@@ -207,7 +207,7 @@ def main():
     parser.add_argument("--validation-fraction", type=float, default=0.25)
     parser.add_argument("--weights", default=str(REAL_WEIGHTS) if REAL_WEIGHTS.exists() else None)
     parser.add_argument("--augmentation", choices=("none", "default"), default="none")
-    parser.add_argument("--views", type=int, default=4, help="augmented views per image (ours)")
+    parser.add_argument("--views", type=int, default=8, help="augmented views per image (ours)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:

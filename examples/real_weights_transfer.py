@@ -39,7 +39,7 @@ classifier = TransferImageClassifier(
     epochs=10,
     fine_tune_from="block_10",
     fine_tune_epochs=20,
-    augmentation="default",  # flips, rotations, zoom, contrast: 4 cached views per photo
+    augmentation="default",  # flips, rotations, zoom, contrast: 8 cached views per photo
     class_weight="balanced",
     random_state=0,
 )

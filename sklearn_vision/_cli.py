@@ -323,10 +323,10 @@ def _model_arguments(parser):
     group.add_argument(
         "--augmentation-views",
         type=_positive_int,
-        default=4,
+        default=8,
         metavar="N",
         help="augmented views of each image computed once and cached, with a frozen "
-        "pretrained backbone (default: 4)",
+        "pretrained backbone (default: 8)",
     )
     group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 

@@ -310,7 +310,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         views of each image are computed once and each epoch trains on one
         view of each image drawn at random; with ``cache=False`` (or a
         function that is not a Keras layer) every epoch augments afresh.
-    augmentation_views : int, default=4
+    augmentation_views : int, default=8
         Augmented views of each training image kept in the cache, with
         ``augmentation`` and the cache. Each view is a fixed function of the
         image, the augmentation's configuration (seeds included) and the
@@ -442,7 +442,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         augmentation=None,
-        augmentation_views=4,
+        augmentation_views=8,
         class_weight=None,
         cache="auto",
         strategy=None,
