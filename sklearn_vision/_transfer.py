@@ -331,10 +331,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         augmentation that is a Keras layer or none; for stage 2 also a split
         point that cuts the network in two and, with augmentation, a bank
         that fits the cache's ``max_bytes`` (or a cache ``location`` on disk).
-        ``True`` raises where it cannot cache; ``False`` is the plain Keras path. Stages trained on
-        cached inputs also reuse the traced training steps of earlier fits of
-        the same architecture in the process (not with ``callbacks``, a
-        ``strategy`` or ``mixed_precision``); the result is the same.
+        ``True`` raises where it cannot cache; ``False`` is the plain Keras
+        path. Stages trained on cached inputs also reuse the traced training
+        steps of earlier fits of the same architecture in the process (not
+        with ``callbacks``, a ``strategy`` or ``mixed_precision``); the result
+        is the same.
     strategy : None, "mirrored" or tf.distribute.Strategy, default=None
         Strategy under whose scope the model is built, compiled and trained.
     mixed_precision : bool, default=False
@@ -885,9 +886,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         images = dict(images or {})
         augmentation = images.pop("augmentation", None)
         if isinstance(inputs, _Cached):
-            train, validation = inputs.train, inputs.validation
+            train, validation, views = inputs.train, inputs.validation, inputs.views
         else:
-            train = inputs[data.train]
+            train, views = inputs[data.train], False
             validation = None if data.validation is None else inputs[data.validation]
 
         def dataset(X, indices, training):
@@ -898,11 +899,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 shuffle_seed=data.shuffle_seed if training else None,
                 augmentation=augmentation if training else None,
-                view_seed=data.shuffle_seed + 1 if training and inputs_have_views else None,
+                view_seed=data.shuffle_seed + 1 if training and views else None,
                 **images,
             )
 
-        inputs_have_views = isinstance(inputs, _Cached) and inputs.views
         if validation is not None:
             validation = dataset(validation, data.validation, False)
         return dataset(train, data.train, True), validation
