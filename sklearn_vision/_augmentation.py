@@ -145,7 +145,16 @@ class _SeededAugmentation:
     def _seeds(self, entry_key):
         """The seed-generator states of one view: two 31-bit integers per generator."""
         n = max(1, self._n_states)
-        digest = hashlib.blake2b(entry_key.encode(), digest_size=8 * n).digest()
+        # blake2b gives at most 64 bytes (8 generators) a digest; blocks beyond
+        # the first are told apart by their personalization.
+        digest = b"".join(
+            hashlib.blake2b(
+                entry_key.encode(),
+                digest_size=8 * min(8, n - 8 * block),
+                person=str(block).encode() if block else b"",
+            ).digest()
+            for block in range(-(-n // 8))
+        )
         words = np.frombuffer(digest, dtype="<u4").astype(np.int64) & 0x7FFFFFFF
         return words.reshape(n, 2)
 

@@ -31,6 +31,17 @@ def test_each_view_is_a_function_of_its_image():
     assert more.entry_keys("image-0")[:3] == views.entry_keys("image-0")
 
 
+def test_an_augmentation_of_many_random_layers_gets_a_seed_each():
+    import keras
+
+    # More seed generators than one blake2b digest has room for (8).
+    layers = [keras.layers.RandomRotation(0.2, seed=i) for i in range(10)]
+    views = AugmentedViews(keras.Sequential(layers), 2, (8, 8))
+    image = np.random.default_rng(0).uniform(0, 255, (1, 8, 8, 3)).astype(np.float32)
+    first, second = views.apply(np.repeat(image, 2, axis=0), views.entry_keys("image"))
+    assert not np.array_equal(first, second)
+
+
 def test_views_are_keyed_by_the_augmentation_and_its_seeds():
     keys = {
         AugmentedViews(augmentation, 2, (16, 16)).entry_keys("image")[0]
