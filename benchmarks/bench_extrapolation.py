@@ -273,37 +273,77 @@ def evaluate_lcdb(sizes, scores, cut, rng):
     errors.update(
         ours=abs(prediction - truth),
         covered=float(lower[0] <= truth <= upper[0]),
+        below=float(truth < lower[0]),
         width=upper[0] - lower[0],
         seconds=seconds,
     )
     return errors
 
 
+CALIBRATION_CUTS = (1 / 4, 1 / 2)
+
+
 def calibrate(curves):
-    """Print the conformal quantiles behind PowerLawRegressor's intervals.
+    """Print the conformal multiples behind PowerLawRegressor's intervals.
 
-    |measured - predicted| / scale at the largest anchor, fits on the anchors
-    up to 25% and 50% of it, regular and irregular curves apart.
+    Fits on the anchors up to 1/4 and 1/2 of the largest; for
+    each end of the band, regular and irregular curves apart, the multiple of
+    its scale at which the measured mean at the largest anchor lies beyond that
+    end in (1 - c) / 2 of the fits, at each confidence c (by bisection, with
+    the worse end's envelope over the sizes between as the regressor draws it).
     """
-    from sklearn_vision._power_law import _CONFIDENCES
+    from sklearn_vision._power_law import _CONFIDENCES, band_ends
 
-    ratios = {"regular": [], "irregular": []}
+    fits = {"regular": [], "irregular": []}
     for *_, sizes, scores in curves:
         largest = sizes.max()
         truth = scores[sizes == largest].mean()
-        for cut in (0.25, 0.5):
+        for cut in CALIBRATION_CUTS:
             seen = sizes <= cut * largest
             if len(np.unique(sizes[seen])) < 3:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 curve = PowerLawRegressor().fit(sizes[seen][:, None], scores[seen])
-            prediction, scale = curve._scale(np.array([largest / curve.n_max_]))
+            grid = np.geomspace(1.0, largest / curve.n_max_, 64)
             group = "irregular" if curve.irregularities_ else "regular"
-            ratios[group].append(abs(curve._sign() * truth - prediction[0]) / max(scale[0], 1e-9))
-    for group, values in ratios.items():
-        quantiles = np.quantile(values, _CONFIDENCES)
-        print(f"{group} ({len(values)} fits): " + ", ".join(f"{q:.3f}" for q in quantiles))
+            envelope = not curve.irregularities_
+            fits[group].append(
+                (
+                    curve._band_parts(grid),
+                    curve._sign() * truth,
+                    envelope,
+                    curve._asymptote_bounds(),
+                )
+            )
+
+    def missed(group, end, q):
+        count = 0
+        for parts, truth, envelope, bounds in fits[group]:
+            better, worse = band_ends(parts, q, q, group == "regular", bounds)
+            if end == "better":
+                count += truth < better[-1]
+            else:
+                count += truth > (worse.min() if envelope else worse[-1])
+        return count / len(fits[group])
+
+    for group in fits:
+        for end in ("better", "worse"):
+            multiples = []
+            for confidence in _CONFIDENCES:
+                low, high = 0.0, 50.0  # the share missed falls as the multiple grows
+                for _ in range(30):
+                    middle = (low + high) / 2
+                    low, high = (
+                        (middle, high)
+                        if missed(group, end, middle) > (1 - confidence) / 2
+                        else (low, middle)
+                    )
+                multiples.append(high)
+            print(
+                f'("{group}", "{end}"): np.array([{", ".join(f"{q:.3f}" for q in multiples)}]),'
+                f"  # {len(fits[group])} fits"
+            )
 
 
 def main_lcdb(args):
@@ -329,10 +369,12 @@ def main_lcdb(args):
             values = [statistic([r[m] for r in results]) for m in methods]
             print("  " + f"{name:>8} " + " ".join(f"{v:8.4f}" for v in values))
         coverage = np.mean([r["covered"] for r in results])
+        below = np.mean([r["below"] for r in results])
         width = np.mean([r["width"] for r in results])
         seconds = np.array([r["seconds"] for r in results])
         print(
-            f"  ours: 95% interval covers the truth {coverage:.1%}, mean width {width:.3f}; "
+            f"  ours: 95% interval covers the truth {coverage:.1%} (below it {below:.1%}, above "
+            f"{1 - coverage - below:.1%}), mean width {width:.3f}; "
             f"fit with interval {np.median(seconds) * 1e3:.0f} ms median, "
             f"{np.percentile(seconds, 95) * 1e3:.0f} ms 95th percentile\n"
         )

@@ -5,11 +5,11 @@ NumPy and SciPy only: no TensorFlow is imported here.
 
 import warnings
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import special
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize_scalar
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -130,30 +130,65 @@ _PRIOR_WEIGHTS = {"pow3": 8.0}
 # best; 2 took too many slowly rising curves for flat ones).
 _FLAT_NOISES = 0.5
 
-# Conformal calibration of the intervals beyond the sizes seen: quantiles of
-# |measured - predicted| / scale at each confidence, over the learning curves
-# of LCDB 1.0 (Mohr, Viering, Loog and van Rijn 2022) with an even OpenML id,
-# fitted on the sizes up to 25% and 50% of the largest, the measured mean at
-# the largest size the truth; regular and irregular curves apart.
+# Conformal calibration of the intervals beyond the sizes seen, each end on
+# its own: at each confidence c, the multiple of its scale that each end of
+# the band needs so that the measured mean lies beyond it in (1 - c) / 2 of
+# the learning curves of LCDB 1.0 (Mohr, Viering, Loog and van Rijn 2022)
+# with an even OpenML id, fitted on the sizes up to 1/4 and 1/2 of the
+# largest, the measured mean at the largest size the truth; regular and
+# irregular curves apart.
 # ``python benchmarks/bench_extrapolation.py --lcdb CSV --calibrate`` prints them.
 _CONFIDENCES = np.array([0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
 _CALIBRATION = {
-    "regular": np.array([0.232, 0.388, 0.571, 0.889, 1.262, 2.527]),  # 3440 fits
-    "irregular": np.array([0.186, 0.429, 0.696, 1.125, 1.812, 5.291]),  # 777 fits
+    ("regular", "better"): np.array([0.295, 0.485, 0.717, 1.058, 1.449, 3.210]),  # 3440 fits
+    ("regular", "worse"): np.array([0.000, 0.041, 0.374, 1.104, 1.964, 6.073]),  # 3440 fits
+    ("irregular", "better"): np.array([0.323, 0.601, 0.879, 1.224, 2.331, 6.249]),  # 777 fits
+    ("irregular", "worse"): np.array([0.051, 0.188, 0.448, 0.906, 1.625, 5.096]),  # 777 fits
 }
-# The room left to the best score widens the band beyond the sizes seen, per
-# doubling of the size: a curve far from its ceiling can still move a lot.
+# The room left to the best score widens the better end beyond the sizes
+# seen, per doubling of the size: a curve far from its ceiling can still
+# move a lot.
 _ROOM_PER_DOUBLING = 0.05
+# The worse end of a regular curve counts on this part of the gain the curves
+# predict beyond the sizes seen (0, 0.25 and 0.5 were measured: at 0.5 the
+# worse end misses more often the further it extrapolates, at 0.25 about as
+# often at 2 as at 30 times the largest size seen).
+_TRUSTED_GAIN = 0.25
+# The worse end's envelope is drawn on a grid of this many points per doubling
+# of the size from the largest seen, fixed in advance, not by the sizes asked:
+# a size gets the same bound whatever else is asked with it.
+_ENVELOPE_STEPS = 64
 
 
-def _calibrated_quantile(confidence, group):
-    """The half-width, in scales, of an interval of ``confidence`` (normal tails outside)."""
-    table = _CALIBRATION[group]
+def _calibrated_quantile(confidence, group, end):
+    """The multiple of its scale that ``end`` of an interval of ``confidence`` needs.
+
+    Normal tails outside the confidences calibrated.
+    """
+    table = _CALIBRATION[group, end]
     if confidence < _CONFIDENCES[0] or confidence > _CONFIDENCES[-1]:
-        end = 0 if confidence < _CONFIDENCES[0] else -1
-        z = special.ndtri(0.5 + confidence / 2) / special.ndtri(0.5 + _CONFIDENCES[end] / 2)
-        return float(table[end] * z)
+        edge = 0 if confidence < _CONFIDENCES[0] else -1
+        z = special.ndtri(0.5 + confidence / 2) / special.ndtri(0.5 + _CONFIDENCES[edge] / 2)
+        return float(table[edge] * z)
     return float(np.interp(confidence, _CONFIDENCES, table))
+
+
+def band_ends(parts, q_better, q_worse, regular, bounds):
+    """The (better, worse) ends of the band in t from its parts and the two multiples.
+
+    ``parts`` is what :meth:`PowerLawRegressor._band_parts` returns. The better
+    end lies ``q_better`` full scales before the prediction. The worse end of
+    a regular curve lies ``q_worse`` narrow scales behind the prediction less
+    the part of the predicted gain it counts on; that of an irregular curve,
+    ``q_worse`` full scales behind it.
+    """
+    prediction, gain, full, narrow = parts
+    better = prediction - q_better * full
+    if regular:
+        worse = prediction + (1 - _TRUSTED_GAIN) * gain + q_worse * narrow
+    else:
+        worse = prediction + q_worse * full
+    return np.clip(better, *bounds), np.clip(worse, *bounds)
 
 
 def _irregularities(levels, means, standard_errors):
@@ -466,7 +501,10 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         return sizes, y, sample_weight
 
     def _levels(self, sizes, t, sample_weight):
-        """Per distinct size: scaled size, weighted mean, fitting weight, standard error."""
+        """Per distinct size: scaled size, weighted mean, fitting weight, standard error.
+
+        The standard error is None without repeats to measure it.
+        """
         used = sample_weight > 0
         sizes, t, sample_weight = sizes[used], t[used], sample_weight[used]
         unique, inverse, counts = np.unique(sizes, return_inverse=True, return_counts=True)
@@ -492,7 +530,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         return unique / unique[-1], means, weights, errors
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, n_test=None):
         """Fit the curves.
 
         Parameters
@@ -503,6 +541,14 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
             The score of each (size, repeat).
         sample_weight : array-like of shape (n_points,), default=None
             Weights of the points in the per-size means.
+        n_test : int, default=None
+            How many held-out samples each size's mean score was measured on,
+            for scores that are proportions, such as accuracy. Repeats scored
+            on one shared test split do not show its noise in their spread:
+            the standard error of each mean is then at least the binomial
+            noise of a proportion on ``n_test`` samples,
+            ``sqrt(p (1 - p) / n_test)``, so that a dip within that noise is
+            not read as a fall. ``None`` trusts the spread of the repeats.
 
         Returns
         -------
@@ -510,6 +556,8 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
             The fitted regressor.
         """
         sizes, y, sample_weight = self._check_sizes_and_scores(X, y, sample_weight)
+        if n_test is not None and not (isinstance(n_test, Integral) and n_test >= 1):
+            raise ValueError(f"n_test must be a positive number of samples; got {n_test!r}.")
         self.n_max_ = float(sizes[sample_weight > 0].max())
         x, means, weights, errors = self._levels(sizes, self._sign() * y, sample_weight)
         c_bounds = self._asymptote_bounds()
@@ -524,6 +572,9 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         self.lack_of_fit_ = float(residual)
         if errors is None:
             errors = np.full(len(x), residual)
+        if n_test is not None:
+            proportion = np.clip(self._sign() * means, 0.0, 1.0)
+            errors = np.maximum(errors, np.sqrt(proportion * (1 - proportion) / n_test))
         self._level_x, self._level_errors = x, errors
         self.standard_error_ = float(errors[-1])
         self._anchor = float(means[-1]) if self.model == "auto" else None
@@ -581,14 +632,17 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
 
         With ``model="auto"``, anchored at the mean measured at the largest
         size: that mean plus the change the weighted curves predict from there
-        (none beyond it for an irregular curve).
+        (none beyond it for an irregular curve), kept inside ``score_bounds``
+        (a mean measured near the best score plus a predicted gain could pass
+        it).
         """
         x = np.asarray(x, dtype=float)
         if self._anchor is None:
             return self._combined(x)
         reach = np.minimum(x, 1.0) if self.irregularities_ else x
         with np.errstate(all="ignore"):
-            return self._anchor + self._combined(reach) - self._combined(np.ones(1))
+            anchored = self._anchor + self._combined(reach) - self._combined(np.ones(1))
+        return np.clip(anchored, *self._asymptote_bounds())
 
     def _check_shape(self, x, means, errors):
         """Set ``irregularities_`` and ``irregular_spread_``; warn when the curve is irregular."""
@@ -640,15 +694,17 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         """
         return self._sign() * self._t(self._scaled(X))
 
-    def _scale(self, x):
-        """How far a score measured at scaled size ``x`` may stray from the prediction.
+    def _band_parts(self, x):
+        """The prediction at scaled sizes ``x`` and how far the measured score may stray.
 
-        Within the sizes seen, the standard error of the mean there and how far
+        Returns ``(prediction, gain, full, narrow)`` in t. Within the sizes
+        seen, both scales are the standard error of the mean there and how far
         the measured means stray from the curve (``lack_of_fit_``). Beyond,
-        also the gain predicted past the largest size, the forward error
-        times the number of doublings past it, and the room left to the best
-        valid score times 0.05 per doubling; and half the fall or jump of an
-        irregular curve. The calibration turns it into an interval.
+        both add the forward error times the number of doublings past the
+        largest size; the ``full`` scale also the ``gain`` predicted past it,
+        the room left to the best valid score times 0.05 per doubling, and half
+        the fall or jump of an irregular curve. The calibration turns them
+        into the ends of an interval (:func:`band_ends`).
         """
         x = np.atleast_1d(np.asarray(x, dtype=float))
         with np.errstate(divide="ignore"):
@@ -658,32 +714,36 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         prediction = self._t(x)
         with np.errstate(invalid="ignore"):
             gain = np.abs(self._t(np.maximum(x, 1.0)) - self._t(np.ones(1)))  # beyond only
+        gain = np.nan_to_num(gain, nan=np.inf)
         best = self._asymptote_bounds()[0]
         room = np.abs(prediction - best) if np.isfinite(best) else 0.0
-        scale = np.sqrt(
-            error**2
-            + self.lack_of_fit_**2
-            + np.nan_to_num(gain, nan=np.inf) ** 2
-            + (self.forward_error_ * doublings) ** 2
+        narrow_squared = error**2 + self.lack_of_fit_**2 + (self.forward_error_ * doublings) ** 2
+        full = np.sqrt(
+            narrow_squared
+            + gain**2
             + (_ROOM_PER_DOUBLING * room * doublings) ** 2
             + self.irregular_spread_**2
         )
-        return prediction, scale
+        return prediction, gain, full, np.sqrt(narrow_squared)
 
     def predict_interval(self, X, confidence=None):
         """Return the interval in which the score measured at each size should fall.
 
         A prediction interval for the mean score a learning curve would measure
-        at that size (on held-out data like that of the fit): the prediction
-        plus or minus a calibrated multiple of a scale that grows with the
-        gain predicted beyond the sizes seen, the curves' forward error, the
-        room left to the best score and the irregularity of the curve (see
-        ``_scale``), clipped to ``score_bounds``. The multiples are conformal
-        quantiles from the learning curves of LCDB 1.0 with an even OpenML id
+        at that size (on held-out data like that of the fit), each end a
+        calibrated multiple of a scale away from the prediction, clipped to
+        ``score_bounds``. The scale grows beyond the sizes seen with the
+        curves' forward error; the better end's also with the gain predicted
+        there, the room left to the best score and the irregularity of the
+        curve. The worse end of a regular curve counts on a quarter of the
+        predicted gain, and never worsens as the size grows (the expected
+        score of a learner does not drop with more data), unless the curve
+        falls or jumps. The multiples are conformal quantiles, each end on its
+        own, from the learning curves of LCDB 1.0 with an even OpenML id
         (regular and irregular curves apart); in
         ``benchmarks/bench_extrapolation.py --lcdb`` the 95% intervals cover
         the measured mean at the largest size about 95% of the time at both
-        cuts.
+        cuts, the truth falling below and above about equally often.
 
         Parameters
         ----------
@@ -702,19 +762,76 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         return np.minimum(better, worse), np.maximum(better, worse)
 
     def _band(self, x, confidence):
-        """The interval in t: (better, worse) ends, t falling as the score improves."""
-        prediction, scale = self._scale(x)
+        """The interval in t: (better, worse) ends, t falling as the score improves.
+
+        Beyond the sizes seen, the worse end of a regular curve never worsens
+        with the size: the expected score of a learner does not drop with more
+        data, so the score at ``x`` is at least the score at any size between
+        the largest seen and ``x``, and so is the bound. A curve that is flat,
+        falls or jumps gives no such assurance (on LCDB, flat curves hold
+        learners whose score later drops): its band keeps widening.
+        """
+        better, worse = self._raw_band(x, confidence)
+        beyond = x > 1
+        if not np.any(beyond) or self.irregularities_:
+            return better, worse
+        # The worse end's running best from the largest size seen, each size's
+        # own value included, so the envelope is exact at each of them.
+        grid, values = self._worse_end_samples(x[beyond].max(), confidence)
+        running = np.minimum.accumulate(values)
+        envelope = running[np.searchsorted(grid, x[beyond], side="right") - 1]
+        worse = worse.copy()
+        worse[beyond] = np.minimum(worse[beyond], envelope)
+        return better, worse
+
+    def _worse_end_samples(self, reach, confidence):
+        """The raw worse end from scaled size 1 to ``reach`` and a step beyond: (sizes, values).
+
+        On a grid that depends on nothing but the step, with the bottom of each
+        dip between grid points refined to the size where it lies, so that the
+        running best at a size is the same in any batch and never above the
+        worse end at a size asked before it.
+        """
+        step = np.log(2) / _ENVELOPE_STEPS
+        log_grid = step * np.arange(int(np.ceil(np.log(reach) / step)) + 2)
+        values = self._raw_band(np.exp(log_grid), confidence)[1]
+        dips = 1 + np.flatnonzero((values[1:-1] < values[:-2]) & (values[1:-1] <= values[2:]))
+
+        def worse(log_x):
+            return self._raw_band(np.exp(np.atleast_1d(log_x)), confidence)[1][0]
+
+        bottoms = [
+            minimize_scalar(
+                worse,
+                bounds=(log_grid[i - 1], log_grid[i + 1]),
+                method="bounded",
+                options={"xatol": 1e-12},
+            )
+            for i in dips
+        ]
+        log_x = np.r_[log_grid, [bottom.x for bottom in bottoms]]
+        values = np.r_[values, [bottom.fun for bottom in bottoms]]
+        order = np.argsort(log_x, kind="stable")
+        return np.exp(log_x[order]), values[order]
+
+    def _raw_band(self, x, confidence):
         group = "irregular" if self.irregularities_ else "regular"
-        half = _calibrated_quantile(confidence, group) * scale
-        bounds = self._asymptote_bounds()
-        return np.clip(prediction - half, *bounds), np.clip(prediction + half, *bounds)
+        return band_ends(
+            self._band_parts(x),
+            _calibrated_quantile(confidence, group, "better"),
+            _calibrated_quantile(confidence, group, "worse"),
+            regular=not self.irregularities_,
+            bounds=self._asymptote_bounds(),
+        )
 
     def inverse_predict(self, scores, confidence=None):
-        """Return the training-set size at which the curve reaches each score.
+        """Return the smallest training-set size at which the curve reaches each score.
 
         Without ``confidence``, the inverse of :meth:`predict`: where the
         curve strictly rises, ``inverse_predict(predict(n))`` gives ``n`` back
-        (to a relative 1e-6 or better).
+        (to a relative 1e-6 or better); a score the curve reaches on a plateau
+        (a flat stretch, or beyond the sizes seen of an irregular curve) gets
+        the first size of the plateau.
 
         Parameters
         ----------
@@ -729,50 +846,50 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         sizes : ndarray of shape (n_scores,)
-            The sizes; ``inf`` where the score lies beyond the curve's
-            asymptote (with ``confidence``, beyond what the band's pessimistic
-            side reaches by 1e12 times the largest size seen), and the
-            smallest size considered (``n_max_ * 1e-6``) where it is already
-            reached there.
+            The sizes, at least one sample; ``inf`` where the curve (with
+            ``confidence``, the band's pessimistic side) stays short of the
+            score up to 1e12 times the largest size seen.
         """
         check_is_fitted(self)
-        targets = self._sign() * np.atleast_1d(np.asarray(scores, dtype=float))
+        scores = np.atleast_1d(np.asarray(scores, dtype=float))
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(
+                f"Target scores must be finite numbers; got {scores.tolist()}. Give the "
+                "score to reach, such as 0.9 for 90% accuracy."
+            )
+        targets = self._sign() * scores
         if confidence is None:
-            return np.array([self._curve_inverse(target) for target in targets]) * self.n_max_
 
-        def band(log_x):  # the worse end, in t
-            return self._band(np.exp(np.atleast_1d(log_x)), confidence)[1]
+            def reach(x):
+                with np.errstate(all="ignore"):
+                    return self._t(x)
 
-        log_x = np.linspace(np.log(1e-6), np.log(1e12), 400)
-        values = band(log_x)
+        else:
+
+            def reach(x):  # the worse end, in t
+                return self._band(x, confidence)[1]
+
+        # From one sample to 1e12 times the largest size: the first grid point
+        # at which the target is reached, refined between it and the one before.
+        log_x = np.linspace(-np.log(self.n_max_), np.log(1e12), 600)
+        values = reach(np.exp(log_x))
         sizes = np.empty(len(targets))
         for i, target in enumerate(targets):
-            first = np.flatnonzero(values <= target)
+            # A target met to rounding counts as met (a plateau at the target).
+            short = target + 1e-12 * max(1.0, abs(target))
+            first = np.flatnonzero(values <= short)
             if len(first) == 0:
                 sizes[i] = np.inf
             elif first[0] == 0:
                 sizes[i] = np.exp(log_x[0])
             else:
                 a, b = log_x[first[0] - 1], log_x[first[0]]
-                sizes[i] = np.exp(brentq(lambda v, t=target: band(v)[0] - t, a, b))
+                root = brentq(
+                    lambda v, s=short: reach(np.exp(np.atleast_1d(v)))[0] - s,
+                    a,
+                    b,
+                    xtol=1e-13,
+                    rtol=1e-14,
+                )
+                sizes[i] = np.exp(root)
         return sizes * self.n_max_
-
-    def _curve_inverse(self, target):
-        """The scaled size where the prediction (in t, falling) reaches ``target``."""
-
-        def gap(value):
-            with np.errstate(all="ignore"):
-                return self._t(np.exp(np.atleast_1d(value)))[0] - target
-
-        low = np.log(1e-6)
-        if gap(low) <= 0:
-            return np.exp(low)
-        limit = self._sign() * self.asymptote_
-        if np.isfinite(limit) and target <= limit:
-            return np.inf  # at or beyond the asymptote
-        high = np.log(1e9)
-        while gap(high) > 0 and high < 690:  # exp(690) is near float64's largest
-            high = min(2 * high, 690.0)
-        if gap(high) > 0:
-            return np.inf
-        return np.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-14))

@@ -301,3 +301,100 @@ def test_interval_within_the_sizes_seen_is_their_noise():
     # Four repeats of noise 0.004 at a size: a standard error of 0.002, not
     # the gain from there to the largest size (0.17 from 25).
     assert np.all(upper - lower < 0.03)
+
+
+# ------------------------------------------------------------ a steady answer
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_worse_end_of_a_regular_curve_never_falls_with_more_data(seed):
+    rng = np.random.RandomState(seed)
+    ceiling, amplitude, rate = rng.uniform(0.8, 0.99), rng.uniform(0.3, 1.5), rng.uniform(0.3, 1)
+    sizes = np.repeat([22, 45, 112, 225], 5)
+    scores = ceiling - amplitude * sizes**-rate + rng.normal(0, 0.01, len(sizes))
+    curve = PowerLawRegressor().fit(sizes[:, None], np.clip(scores, 0, 1))
+    if curve.irregularities_:
+        pytest.skip(f"drew an irregular curve ({curve.irregularities_})")
+    far = np.geomspace(225, 225 * 1e4, 300)
+    lower, upper = curve.predict_interval(far[:, None])
+    assert np.all(np.diff(lower) >= -1e-12)
+    # Before the envelope the worse end fell far out (the band widens faster than
+    # the curve rises): the envelope is what holds it.
+    raw_lower = -curve._raw_band(far / curve.n_max_, curve.confidence)[1]
+    assert raw_lower[-1] < lower[-1]
+    # One-sided assurance: the bound at a size never exceeds the prediction there.
+    assert np.all(lower <= curve.predict(far[:, None]) + 1e-12)
+
+
+def test_worse_end_counts_on_part_of_the_predicted_gain():
+    # A curve that extrapolates itself well (a small forward error): the worse
+    # end rises with a quarter of the gain predicted.
+    sizes = np.repeat([50, 100, 200, 400], 5)
+    rng = np.random.RandomState(0)
+    scores = 0.97 - 2.0 * sizes**-0.7 + rng.normal(0, 0.0005, len(sizes))
+    curve = PowerLawRegressor(model="pow3").fit(sizes[:, None], scores)
+    assert not curve.irregularities_
+    lower, _ = curve.predict_interval([[400], [4000]])
+    assert lower[1] > lower[0] + 1e-3
+    # A target between the two is reached by the pessimistic side, at a finite size.
+    target = (lower[0] + lower[1]) / 2
+    assert 400 < curve.inverse_predict([target], confidence=0.95)[0] < 4000
+
+
+def test_binomial_noise_of_a_small_test_split_is_not_a_fall():
+    # Means 0.82, 0.86, 0.95, 0.89 with a tight spread of the repeats: the dip
+    # of 0.06 is three images of a shared test split of 50.
+    means = np.repeat([0.82, 0.86, 0.95, 0.89], 5)
+    sizes = np.repeat([11, 22, 55, 110], 5)
+    scores = means + np.tile([-0.004, -0.002, 0.0, 0.002, 0.004], 4)
+    with pytest.warns(UserWarning, match="falling"):
+        trusting = PowerLawRegressor().fit(sizes[:, None], scores)
+    assert trusting.irregularities_ == ["falls"]
+    curve = PowerLawRegressor().fit(sizes[:, None], scores, n_test=50)
+    assert curve.irregularities_ == []
+    # The standard error of each mean is at least the binomial noise of 50 samples.
+    assert curve.standard_error_ == pytest.approx(np.sqrt(0.89 * 0.11 / 50), rel=1e-6)
+    with pytest.raises(ValueError, match="n_test must be a positive number of samples"):
+        PowerLawRegressor().fit(sizes[:, None], scores, n_test=0)
+
+
+def test_inverse_predict_on_a_plateau_gives_its_first_size():
+    # Rises, then flat from the last size on (no gain predicted beyond it).
+    y = _curve_from_means([0.6, 0.7, 0.76, 0.8, 0.82, 0.9, 0.6], 0.004)
+    with pytest.warns(UserWarning):
+        curve = PowerLawRegressor().fit(ANCHORS[:, None], y)
+    plateau = curve.predict([[2 * 128]])[0]
+    assert curve.predict([[10 * 128]])[0] == plateau
+    needed = curve.inverse_predict([plateau])[0]
+    assert np.isfinite(needed) and needed <= 128 + 1e-6
+    assert curve.predict([[needed]])[0] >= plateau - 1e-9
+    # A score the curve reaches within the sizes seen: the first size reaching it.
+    rising = PowerLawRegressor(model="pow3").fit(SIZES[:, None], noisy(lambda n: 0.9 - n**-0.5))
+    score = rising.predict([[100]])[0]
+    assert rising.inverse_predict([score])[0] == pytest.approx(100, rel=1e-6)
+
+
+def test_inverse_predict_is_never_below_one_sample_and_refuses_nan():
+    curve = PowerLawRegressor(model="pow3").fit(SIZES[:, None], noisy(lambda n: 0.9 - n**-0.5))
+    assert curve.predict([[1]])[0] > -5.0
+    assert curve.inverse_predict([-5.0]).tolist() == [1.0]  # not a fraction of a sample
+    assert curve.inverse_predict([-5.0], confidence=0.95).tolist() == [1.0]
+    with pytest.raises(ValueError, match="Target scores must be finite numbers"):
+        curve.inverse_predict([np.nan])
+
+
+def test_predictions_stay_inside_the_score_bounds():
+    # A measured curve (five folds a size) that ends near the best score, still
+    # rising: the anchored gain passed 1 (1.007 at 10 times the largest size).
+    scores = [
+        [0.48, 0.66, 0.58, 0.8, 0.8],
+        [0.78, 0.92, 0.82, 0.86, 0.92],
+        [0.86, 0.98, 0.84, 0.94, 0.84],
+        [0.98, 1.0, 0.98, 1.0, 0.98],
+    ]
+    sizes = np.repeat([10, 20, 50, 100], 5)
+    curve = PowerLawRegressor().fit(sizes[:, None], np.ravel(scores), n_test=250)
+    assert curve.predict([[100]])[0] == pytest.approx(0.988)
+    far = curve.predict([[200], [1000], [1e6]])
+    assert np.all(far <= 1.0) and curve.asymptote_ <= 1.0
+    assert curve.inverse_predict([1.0])[0] < 1e6  # the best score is reached, at a size
