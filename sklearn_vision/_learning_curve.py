@@ -5,6 +5,8 @@ each fit on held-out data, fits a learning curve through the scores and reads
 off the score at larger sizes, or the size at which a target score is reached.
 """
 
+import copy
+import json
 import os
 import time
 import warnings
@@ -13,9 +15,17 @@ from numbers import Integral, Real
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, check_cv, train_test_split
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+    train_test_split,
+)
 from sklearn.utils import (
     ClassifierTags,
     _safe_indexing,
@@ -38,12 +48,11 @@ from sklearn.utils.validation import (
     _check_method_params,
     _estimator_has,
     check_is_fitted,
-    check_memory,
     column_or_1d,
     has_fit_parameter,
 )
 
-from ._power_law import PowerLawRegressor
+from ._power_law import LearningCurveWarning, PowerLawRegressor
 from ._progress import ProgressBar
 
 
@@ -211,18 +220,68 @@ def _fit_and_score(
     return float(score), fit_time, None
 
 
-def _fit_and_score_keyed(
-    data_key, estimator, train, test, scoring_key, error_score, *, X, y, scorer, params
-):
-    """:func:`_fit_and_score`, keyed for ``joblib.Memory`` by a digest of the data.
+class FitRecords:
+    """Each finished fit's score and seconds, one small JSON file per fit.
 
-    The data, the scorer and the metadata are hashed once per ``fit`` into
-    ``data_key`` and ``scoring_key`` (and left out of the key), not once per fit.
+    The files are plain data: reading them never runs code, and a file that
+    is not a record of this form (damaged, edited, or not ours) is ignored and
+    the fit run again. Only fits that succeeded are kept, so a fit that failed
+    (out of memory, say) is tried again on the next run. The files live in
+    ``location/sklearn-vision-fits/``, named by a digest of what identifies
+    the fit; nothing else under ``location`` is read or written.
     """
-    fit_params, score_params = params
-    return _fit_and_score(
-        estimator, X, y, train, test, scorer, fit_params, score_params, error_score
-    )
+
+    FOLDER = "sklearn-vision-fits"
+
+    def __init__(self, location):
+        self.folder = os.path.join(os.fspath(location), self.FOLDER)
+
+    @classmethod
+    def from_memory(cls, memory):
+        """The records a ``memory`` parameter names: a folder, a joblib.Memory, or None."""
+        location = getattr(memory, "location", memory)
+        return None if location is None else cls(location)
+
+    @staticmethod
+    def key(*parts):
+        """A digest of what identifies a fit (hashed, never stored or loaded)."""
+        return joblib.hash(parts)
+
+    def _path(self, key):
+        return os.path.join(self.folder, f"{key}.json")
+
+    def get(self, key):
+        """``(score, seconds, None)`` as recorded, or None."""
+        try:
+            with open(self._path(key), encoding="utf-8") as file:
+                record = json.load(file)
+            score, seconds = float(record["score"]), float(record["seconds"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # none, or not a record of ours: fit again
+        return score, seconds, None
+
+    def put(self, key, score, seconds):
+        """Record a finished fit (written whole, so a reader never sees half a file)."""
+        os.makedirs(self.folder, exist_ok=True)
+        path = self._path(key)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump({"score": score, "seconds": seconds}, file)
+        os.replace(temporary, path)
+
+
+def _chance_score(classifier, y, split, scorer):
+    """The score of a model that ignores the inputs (class priors, or the mean) on ``split``.
+
+    None when the scorer cannot score such a model.
+    """
+    train, test = split
+    dummy = DummyClassifier(strategy="prior") if classifier else DummyRegressor()
+    try:
+        dummy.fit(np.zeros((len(train), 1)), y[train])
+        return float(scorer(dummy, np.zeros((len(test), 1)), y[test]))
+    except Exception:  # a scorer that needs the real inputs: no chance level to give
+        return None
 
 
 def group_test_split(y, groups, test_size, classifier, random_state=None):
@@ -251,6 +310,37 @@ def group_test_split(y, groups, test_size, classifier, random_state=None):
         warnings.filterwarnings("ignore", "The least populated class", UserWarning)
         train, test = next(cv.split(np.zeros(len(y)), y, groups))
     return np.sort(train), np.sort(test)
+
+
+# A test split smaller than this (samples, or samples of its smallest class)
+# is too noisy to share between all fits: the default protocol scores every
+# sample instead. At 100 samples, one sample moves accuracy by 0.01.
+SMALL_TEST_SPLIT = {"samples": 100, "per_class": 20}
+
+
+def scores_every_sample(y, test_size, n_repeats, classifier):
+    """Whether the default protocol spreads the repeats over folds that score every sample.
+
+    True when there are at least 3 repeats (3 folds: two thirds of the data
+    left to train on) and one test split of ``test_size``
+    would hold fewer than 100 samples, or (for classifiers) fewer than 20 of
+    some class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_vision._learning_curve import scores_every_sample
+    >>> scores_every_sample(np.repeat([0, 1], 120), 0.1, 5, classifier=True)
+    True
+    >>> scores_every_sample(np.repeat([0, 1], 1200), 0.1, 5, classifier=True)
+    False
+    """
+    n_test = test_size * len(y) if test_size < 1 else test_size
+    small = n_test < SMALL_TEST_SPLIT["samples"]
+    if classifier:
+        smallest_class = np.unique(y, return_counts=True)[1].min()
+        small |= n_test * smallest_class / len(y) < SMALL_TEST_SPLIT["per_class"]
+    return n_repeats >= 3 and bool(small)
 
 
 def _check_no_group_on_both_sides(splits, groups, cv):
@@ -297,7 +387,8 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         taken for a class gives only the part of its samples that makes the
         size exact (on the training side, so no group crosses to the test).
     n_repeats : int, default=5
-        Subsamples drawn (and fits run) at each size, per split.
+        Subsamples drawn (and fits run) at each size: per split with ``cv``;
+        one per fold when every sample is scored (see ``cv``).
     sampling : {"balanced", "stratified", "random"}, default="balanced"
         How subsamples are drawn. ``"balanced"``: equal counts per class as far
         as the data allow (a class with fewer samples than its share gives all
@@ -306,13 +397,26 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         ``"random"``: uniformly, without replacement (also for regressors).
     test_size : float or int, default=0.1
         The held-out split (stratified for classifiers) on which every fit is
-        scored, as a fraction or a number of samples. Ignored when ``cv`` is set.
+        scored, as a fraction or a number of samples, on data large enough
+        for it (see ``cv``). Ignored when ``cv`` is set.
         With ``groups``, the split holds whole groups: one fold of a
         :class:`~sklearn.model_selection.StratifiedGroupKFold` (a
         :class:`~sklearn.model_selection.GroupKFold` for regressors) of
         ``round(1 / test_size)`` folds, so about that fraction of the samples.
     cv : int, cross-validation generator or iterable, default=None
-        Use these folds instead of one test split: at each size, ``n_repeats``
+        None: on a small data set, every sample is scored at every size, with
+        the same number of fits: when one test split of ``test_size`` would
+        hold fewer than 100 samples, or fewer than 20 of some class, and
+        ``n_repeats >= 3``, the data are cut into ``n_repeats`` shuffled folds
+        (stratified for classifiers, whole groups with ``groups``, fewer folds
+        with fewer groups) and the repeats of each size are each trained on a
+        subsample of one fold's training part and scored on that fold. So the
+        mean at a size averages over every sample, and the spread of the
+        repeats holds the noise of the held-out samples, which one shared
+        test split of 25 images would hide (one image is then 0.04 of
+        accuracy). On larger data, one test split of ``test_size``, shared by
+        every fit.
+        Otherwise, use these folds instead: at each size, ``n_repeats``
         subsamples are drawn from the training part of every fold, so
         ``scores_`` has ``n_folds * n_repeats`` columns. Fractional sizes are
         fractions of the smallest training part. With ``groups``, an int means
@@ -345,14 +449,18 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         With a value above 0, a progress bar on stderr: fits done, the current
         size and repeat, time elapsed and left.
     memory : str, path or joblib.Memory, default=None
-        Where to keep each fit's outcome (score, time, error), with
-        :class:`joblib.Memory`: a run interrupted (Ctrl-C, a lost machine) and
-        started again with the same data and settings reuses the fits already
-        done and runs only the others. Fits are identified by the estimator's
-        parameters (its seed included), the rows of their subsample and test
-        split, the scoring and a digest of ``X``, ``y`` and the metadata (for
-        file paths, the paths: a file changed under the same name is not
-        noticed). None keeps nothing.
+        A folder (or a :class:`joblib.Memory`, whose folder is used) where
+        each finished fit's score and time are kept: a run interrupted
+        (Ctrl-C, a lost machine) and started again with the same data and
+        settings reuses the fits already done and runs only the others. Each
+        fit is one small JSON file in the subfolder ``sklearn-vision-fits``,
+        plain data that is read without running code; a file that is not
+        such a record is ignored and the fit run again, and a fit that failed
+        is not kept, so the next run tries it again. Fits are identified by
+        a digest of the estimator's parameters (its seed included), the rows
+        of their subsample and test split, the scoring and ``X``, ``y`` and
+        the metadata (for file paths, the paths: a file changed under the same
+        name is not noticed). None keeps nothing.
     error_score : "raise" or float, default=np.nan
         What a fit that raises an error scores, as in
         :func:`sklearn.model_selection.cross_validate`: with a number, the
@@ -373,16 +481,32 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     fit_times_ : ndarray of the shape of ``scores_``
         Seconds each fit took.
     n_train_ : int
-        Samples available for training (the smallest training part with ``cv``).
+        Samples available for training (the smallest training part with folds).
+    n_scored_ : int
+        The distinct held-out samples behind the mean score at each size:
+        every sample with folds, the test split otherwise.
+    test_sizes_ : ndarray of the shape of ``scores_``
+        The held-out samples each fit was scored on; ``test_sizes_.sum(axis=1)``
+        are the held-out predictions each size's mean averages.
+    chance_score_ : float or None
+        The score of a model that ignores its inputs (class priors for
+        classifiers, the mean for regressors) on the first split: the level
+        of a curve that has not started to learn. None when the scorer cannot
+        score such a model.
     n_train_groups_ : ndarray of the shape of ``scores_``
         With ``groups``: how many groups each fit was trained on.
     curve_ : regressor
         The learning curve fitted on every (size, score) pair.
     estimator_ : estimator
-        ``estimator`` fitted on all the training data (``refit=True``).
+        ``estimator`` fitted on all the training data (``refit=True``): the
+        training part of the test split or of the first fold with
+        ``cv=None``, all the data with ``cv``.
     test_score_ : float
         Score of ``estimator_`` on the test split (``refit=True``, ``cv=None``):
-        a real point to compare the extrapolation with.
+        a real point to compare the extrapolation with. When every sample is
+        scored by folds, ``estimator_`` is fitted on the training part of the
+        fold with the smallest one (``n_train_`` samples) and scored on that
+        fold.
     classes_ : ndarray
         The classes, for classifiers.
 
@@ -476,6 +600,10 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     def _splits(self, X, y, groups, classifier, rng, split_params):
+        """The (train, test) splits, and the split of each fit at a size, in order."""
+        if self.cv is None and scores_every_sample(y, self.test_size, self.n_repeats, classifier):
+            splits = self._repeat_folds(y, groups, classifier, rng)
+            return splits, [i % len(splits) for i in range(self.n_repeats)]
         if self.cv is None and groups is None:
             indices = np.arange(len(y))
             train, test = train_test_split(
@@ -484,28 +612,87 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 stratify=y if classifier else None,
                 random_state=rng,
             )
-            return [(np.sort(train), np.sort(test))]
-        if self.cv is None:
-            return [group_test_split(y, groups, self.test_size, classifier, rng)]
-        if groups is not None and isinstance(self.cv, Integral):
-            splitter = StratifiedGroupKFold if classifier else GroupKFold
-            cv = splitter(n_splits=self.cv)
-            split_params = {"groups": groups}
+            splits = [(np.sort(train), np.sort(test))]
+        elif self.cv is None:
+            splits = [group_test_split(y, groups, self.test_size, classifier, rng)]
         else:
-            cv = check_cv(self.cv, y, classifier=classifier)
-        splits = list(cv.split(X, y, **split_params))
+            if groups is not None and isinstance(self.cv, Integral):
+                splitter = StratifiedGroupKFold if classifier else GroupKFold
+                cv = splitter(n_splits=self.cv)
+                split_params = {"groups": groups}
+            else:
+                cv = check_cv(self.cv, y, classifier=classifier)
+            splits = list(cv.split(X, y, **split_params))
+            if groups is not None:
+                _check_no_group_on_both_sides(splits, groups, cv)
+        return splits, [i for i in range(len(splits)) for _ in range(self.n_repeats)]
+
+    def _repeat_folds(self, y, groups, classifier, rng):
+        """``n_repeats`` shuffled folds (fewer with fewer groups), stratified for classifiers.
+
+        The fold with the smallest training part comes first: the refit uses it.
+        """
+        n_splits = self.n_repeats
         if groups is not None:
-            _check_no_group_on_both_sides(splits, groups, cv)
-        return splits
+            n_splits = min(n_splits, len(np.unique(groups)))
+            if n_splits < 2:
+                raise ValueError(
+                    "All samples belong to one group: a learning curve needs groups on both "
+                    "sides of a split. Give at least 2 groups, or no groups."
+                )
+            kind = StratifiedGroupKFold if classifier else GroupKFold
+        else:
+            kind = StratifiedKFold if classifier else KFold
+        cv = kind(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
+        with warnings.catch_warnings():
+            # "The least populated class in y has only k members": as far as it allows.
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            splits = [(np.sort(a), np.sort(b)) for a, b in cv.split(np.zeros(len(y)), y, groups)]
+        return sorted(splits, key=lambda split: len(split[0]))
+
+    def resolve_train_sizes(self, y, groups=None):
+        """Return the training-set sizes, in samples, that ``fit`` will use on ``y``.
+
+        The protocol is chosen and the data split as ``fit`` does (with an
+        int ``random_state``, the very same splits), without fitting anything:
+        for example to set up an estimator for its smallest fit.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+            Targets.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as for ``fit``.
+
+        Returns
+        -------
+        train_sizes : ndarray of shape (n_sizes,)
+            The distinct sizes, in samples, as ``train_sizes_`` will hold them.
+        """
+        y = column_or_1d(y)
+        groups = None if groups is None else column_or_1d(groups)
+        classifier = self.estimator is None or _is_classifier(self.estimator)
+        rng = check_random_state(copy.deepcopy(self.random_state))
+        splits, plan = self._splits(
+            np.zeros((len(y), 1)), y, groups, classifier, rng, {"groups": groups}
+        )
+        n_classes = len(np.unique(y[splits[plan[0]][0]])) if classifier else 0
+        return self._absolute_sizes(min(len(splits[i][0]) for i in plan), n_classes)
 
     def _absolute_sizes(self, n_train, n_classes):
         sizes = np.asarray(self.train_sizes)
         if sizes.ndim != 1 or len(sizes) == 0:
             raise ValueError(f"train_sizes must be a non-empty 1-D list, got {self.train_sizes!r}.")
         if np.issubdtype(sizes.dtype, np.floating):
+            if not np.all(np.isfinite(sizes)):
+                raise ValueError(
+                    f"train_sizes must be finite numbers, got {sizes.tolist()}: give fractions "
+                    "of the training data in (0, 1] or numbers of samples."
+                )
             if np.any((sizes <= 0) | (sizes > 1)):
                 raise ValueError(
-                    f"Fractional train_sizes must lie in (0, 1], got {sizes.tolist()}."
+                    f"Fractional train_sizes must lie in (0, 1], got {sizes.tolist()}; "
+                    "numbers of samples are ints, such as [20, 40, 80]."
                 )
             absolute = np.floor(sizes * n_train).astype(int)
         elif np.issubdtype(sizes.dtype, np.integer):
@@ -596,52 +783,30 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 "is not a classifier. Use sampling='random'."
             )
         rng = check_random_state(self.random_state)
-        splits = self._splits(X, y, groups, classifier, rng, split_params)
+        splits, plan = self._splits(X, y, groups, classifier, rng, split_params)
         n_classes = len(np.unique(y[splits[0][0]])) if classifier else 0
-        self.n_train_ = min(len(train) for train, _ in splits)
+        self.n_train_ = min(len(splits[i][0]) for i in plan)
         self.train_sizes_ = self._absolute_sizes(self.n_train_, n_classes)
+        self.n_scored_ = len(np.unique(np.concatenate([splits[i][1] for i in plan])))
 
         # Every subsample is drawn here, in order, so the result does not depend
         # on n_jobs or on the joblib backend.
         jobs = [
-            (size, repeat, train[self._draw(y, groups, train, size, rng)], test)
+            (
+                size,
+                repeat,
+                splits[i][0][self._draw(y, groups, splits[i][0], size, rng)],
+                splits[i][1],
+            )
             for size in self.train_sizes_
-            for train, test in splits
-            for repeat in range(self.n_repeats)
+            for repeat, i in enumerate(plan)
         ]
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
-        # The time left weighted by the work left: a fit's cost grows with its size.
-        progress = ProgressBar(
-            len(jobs), self.verbose > 0, unit="fits", work=sum(int(job[0]) for job in jobs)
-        )
-        memory = check_memory(
-            os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
-        )
-        fit_one = memory.cache(_fit_and_score_keyed, ignore=["X", "y", "scorer", "params"])
-        data_key = joblib.hash((X, y, fit_params, score_params)) if memory.location else None
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(fit_one)(
-                data_key,
-                self._clone_estimator(seed),
-                subsample,
-                test,
-                repr(self.scoring),
-                self.error_score,
-                X=X,
-                y=y,
-                scorer=scorer,
-                params=(fit_params, score_params),
-            )
-            for (_, _, subsample, test), seed in zip(jobs, seeds, strict=True)
-        )
-        outcomes = []
-        with progress:
-            for (size, repeat, _, _), outcome in zip(jobs, results, strict=True):
-                outcomes.append(outcome)
-                detail = f"size {size}, repeat {repeat + 1}/{self.n_repeats}"
-                progress.update(detail=detail, work=size)
-        shape = (len(self.train_sizes_), len(splits) * self.n_repeats)
+        estimators = [self._clone_estimator(seed) for seed in seeds]
+        outcomes = self._run_fits(jobs, estimators, X, y, scorer, (fit_params, score_params))
+        shape = (len(self.train_sizes_), len(plan))
+        self.test_sizes_ = np.array([len(test) for *_, test in jobs]).reshape(shape)
         self.scores_ = np.array([score for score, _, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds, _ in outcomes]).reshape(shape)
         failed = np.array([error is not None for _, _, error in outcomes]).reshape(shape)
@@ -663,10 +828,16 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 "A learning curve needs at least 3 sizes."
             )
         self.curve_ = self._make_curve(self.scores_[~failed])
-        self.curve_.fit(sizes[ran, np.newaxis], self.scores_.ravel()[ran])
+        curve_params = {}
+        if np.all((self.scores_[~failed] >= 0) & (self.scores_[~failed] <= 1)) and (
+            has_fit_parameter(self.curve_, "n_test")
+        ):
+            curve_params["n_test"] = self.n_scored_  # the noise of the held-out samples
+        self.curve_.fit(sizes[ran, np.newaxis], self.scores_.ravel()[ran], **curve_params)
+        self.chance_score_ = _chance_score(classifier, y, splits[plan[0]], scorer)
 
         if self.refit:
-            train, test = splits[0] if self.cv is None else (np.arange(len(y)), None)
+            train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
             self.estimator_ = self._clone_estimator(seeds[-1] + 1)
             params = _check_method_params(X, params=fit_params, indices=train)
             self.estimator_.fit(_safe_indexing(X, train), y[train], **params)
@@ -676,6 +847,54 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                     scorer(self.estimator_, _safe_indexing(X, test), y[test], **params)
                 )
         return self
+
+    def _run_fits(self, jobs, estimators, X, y, scorer, params):
+        """The (score, seconds, error) of every job: from the fit records, or fitted now.
+
+        Fits run through joblib, those the records of ``memory`` already hold
+        skipped; each fit that succeeds is recorded as it finishes, so an
+        interrupted run keeps what it did.
+        """
+        fit_params, score_params = params
+        records = FitRecords.from_memory(self.memory)
+        keys = [None] * len(jobs)
+        if records is not None:
+            data_key = joblib.hash((X, y, fit_params, score_params))
+            # A callable's repr holds its address: such a scoring is never reused.
+            scoring = self.scoring if isinstance(self.scoring, str) else repr(self.scoring)
+            keys = [
+                records.key(data_key, estimator, subsample, test, scoring)
+                for (_, _, subsample, test), estimator in zip(jobs, estimators, strict=True)
+            ]
+        outcomes = [None if records is None else records.get(key) for key in keys]
+        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(_fit_and_score)(
+                estimators[i],
+                X,
+                y,
+                jobs[i][2],
+                jobs[i][3],
+                scorer,
+                fit_params,
+                score_params,
+                self.error_score,
+            )
+            for i in todo
+        )
+        # The time left weighted by the work left: a fit's cost grows with its size.
+        progress = ProgressBar(
+            len(todo), self.verbose > 0, unit="fits", work=sum(int(jobs[i][0]) for i in todo)
+        )
+        per_size = len(jobs) // len(self.train_sizes_)
+        with progress:
+            for i, outcome in zip(todo, results, strict=True):
+                outcomes[i] = outcome
+                if records is not None and outcome[2] is None:
+                    records.put(keys[i], *outcome[:2])
+                size, repeat = jobs[i][:2]
+                progress.update(detail=f"size {size}, repeat {repeat + 1}/{per_size}", work=size)
+        return outcomes
 
     def _warn_failures(self, jobs, outcomes):
         errors = [
@@ -808,12 +1027,50 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         n_samples : ndarray of shape (n_targets,)
-            Sizes, rounded up; ``inf`` where the curve's asymptote (or its
-            bound) stays below the target.
+            The smallest size at which the curve (or its bound) reaches each
+            target, rounded up, at least one sample: a target reached within
+            the sizes measured, or on a plateau, gets the first size at which
+            the curve reaches it. ``inf`` where the curve (or its bound) stays
+            below the target; and, with a
+            :class:`~sklearn_vision.LearningCurveWarning`, for every target
+            above chance when the curve is flat at chance level (the
+            estimator has not started to learn).
         """
         check_is_fitted(self, "curve_")
-        sizes = self.curve_.inverse_predict(np.atleast_1d(target), confidence=confidence)
-        return np.ceil(sizes)
+        target = np.atleast_1d(np.asarray(target, dtype=float))
+        sizes = np.ceil(self.curve_.inverse_predict(target, confidence=confidence))
+        if self.flat_at_chance():
+            warnings.warn(
+                f"The learning curve is flat at chance level ({self.chance_score_:.3f}, the "
+                "score of a model that ignores the inputs): the estimator has not started "
+                "to learn at the sizes measured, so no size can be read from it. Check the "
+                "labels and the model, or measure larger sizes.",
+                LearningCurveWarning,
+                stacklevel=2,
+            )
+            sizes = np.where(target > self.chance_score_, np.inf, sizes)
+        return sizes
+
+    def flat_at_chance(self):
+        """Whether the measured curve is flat at chance level.
+
+        Flat (the curve's ``irregularities_`` hold ``"flat"``), and the mean
+        score at the largest size lies within two standard errors (or 0.01)
+        of ``chance_score_``, the score of a model that ignores its inputs.
+
+        Returns
+        -------
+        flat : bool
+            False when the chance level or the shape is unknown.
+        """
+        check_is_fitted(self, "curve_")
+        if self.chance_score_ is None or "flat" not in getattr(self.curve_, "irregularities_", ()):
+            return False
+        last = self.scores_[-1][np.isfinite(self.scores_[-1])]
+        spread = last.std(ddof=1) / np.sqrt(len(last)) if len(last) > 1 else 0.0
+        margin = max(2 * spread, 0.01)
+        better = 1 if getattr(self.curve_, "greater_is_better", True) else -1
+        return bool(better * (last.mean() - self.chance_score_) <= margin)
 
     # ------------------------------------------------------------------ delegation
 

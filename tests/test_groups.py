@@ -135,8 +135,11 @@ def test_without_groups_nothing_changes(patients):
 def test_too_few_groups_and_leaky_folds_are_refused(patients):
     X, y, groups = patients
     few = np.array(["a", "b", "c", "d", "e"] * 60, dtype=object)
+    # One held-out split (one repeat) of whole groups needs round(1 / test_size) groups.
     with pytest.raises(ValueError, match=r"needs at least 10 groups; got 5.*larger test_size"):
-        LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100]).fit(X, y, groups=few)
+        LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100], n_repeats=1).fit(
+            X, y, groups=few
+        )
     with pytest.raises(ValueError, match=r"puts group .* on both sides of fold 0.*GroupKFold"):
         LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100], cv=KFold(3)).fit(
             X, y, groups=groups

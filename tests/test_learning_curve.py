@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
@@ -85,8 +87,10 @@ def test_fit_shapes_sizes_and_curve(digits):
     lce = LearningCurveEstimator(
         logistic(), train_sizes=[0.05, 0.1, 0.25, 0.5], n_repeats=3, random_state=0
     ).fit(X, y)
-    n_train = len(y) - int(np.ceil(0.1 * len(y)))
-    assert lce.n_train_ == n_train
+    # 720 samples: a test split of 10% would hold 72, so 3 folds score every sample.
+    n_train = len(y) - len(y) // 3
+    assert lce.n_train_ == n_train and lce.n_scored_ == len(y)
+    assert lce.resolve_train_sizes(y).tolist() == lce.train_sizes_.tolist()
     np.testing.assert_array_equal(
         lce.train_sizes_, np.floor(np.array([0.05, 0.1, 0.25, 0.5]) * n_train)
     )
@@ -116,6 +120,68 @@ def test_extrapolation_interval_and_samples_needed(digits):
     # Planning on the pessimistic side of the band asks for more samples.
     assert lce.samples_needed(target, confidence=0.9)[0] >= needed[0]
     assert np.isinf(lce.samples_needed(1.5)[0])
+
+
+class ScoredRecorder(ClassifierMixin, BaseEstimator):
+    """Predicts the first class; records the sample ids (column 0 of X) it predicts."""
+
+    scored = []
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        ScoredRecorder.scored.append(X[:, 0].astype(int))
+        return np.full(len(X), self.classes_[0])
+
+
+@pytest.mark.parametrize("groups", [False, True], ids=["samples", "groups"])
+def test_small_data_set_scores_every_sample_with_the_same_fits(groups):
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(200), rng.normal(size=200)]
+    y = rng.randint(0, 3, 200)
+    patients = np.repeat(np.arange(50), 4) if groups else None
+    ScoredRecorder.scored = []
+    lce = fast_curve(ScoredRecorder(), train_sizes=[12, 24, 48, 96], n_repeats=5, refit=False)
+    lce.fit(X, y, groups=patients)
+    assert lce.scores_.shape == (4, 5) and len(ScoredRecorder.scored) == 4 * 5
+    for size in range(4):  # at each size, its 5 fits score every sample once
+        scored = np.concatenate(ScoredRecorder.scored[5 * size : 5 * size + 5])
+        assert len(np.unique(scored)) >= 0.9 * len(y)
+        assert len(scored) == len(np.unique(scored))
+    assert lce.n_scored_ == len(y) and lce.test_sizes_.sum(axis=1).tolist() == [200] * 4
+    # One held-out split of 10% would score 20 of them.
+    ScoredRecorder.scored = []
+    fast_curve(ScoredRecorder(), train_sizes=[12, 24, 48], n_repeats=1, refit=False).fit(X, y)
+    assert len(np.unique(np.concatenate(ScoredRecorder.scored))) == 20
+
+
+def test_large_data_set_keeps_one_test_split():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(2000, 2)), rng.randint(0, 2, 2000)
+    lce = fast_curve(logistic(), train_sizes=[20, 40, 80], n_repeats=3, random_state=0).fit(X, y)
+    assert lce.n_scored_ == 200 and lce.test_sizes_.tolist() == [[200] * 3] * 3
+    assert lce.n_train_ == 1800
+
+
+def test_flat_at_chance_says_so_and_needs_no_size():
+    from sklearn_vision import LearningCurveWarning
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 5)), rng.randint(0, 2, 300)  # labels unrelated to X
+    with pytest.warns(LearningCurveWarning, match="flat"):
+        lce = LearningCurveEstimator(
+            logistic(), train_sizes=[10, 20, 40, 80], n_repeats=5, random_state=0
+        ).fit(X, y)
+    assert lce.chance_score_ == pytest.approx(np.bincount(y).max() / len(y), abs=0.05)
+    assert lce.flat_at_chance()
+    with pytest.warns(LearningCurveWarning, match="flat at chance level"):
+        needed = lce.samples_needed([0.6, 0.9])
+    assert np.isinf(needed).all()
 
 
 def test_balanced_sampling_draws_equal_class_counts(digits, recording):
@@ -447,9 +513,13 @@ def test_all_fits_failing_is_an_error(monkeypatch):
 
 
 class CountsFits(ClassifierMixin, BaseEstimator):
-    """Counts its fits in a file, and stops the run (as Ctrl-C would) at the ``stop_at``-th."""
+    """Counts its fits in a file; stops the run (as Ctrl-C would) at the ``stop_at``-th fit.
+
+    The ``fail_at``-th fit runs out of memory.
+    """
 
     stop_at = None
+    fail_at = None
 
     def __init__(self, counter=None, random_state=None):
         self.counter = counter
@@ -460,6 +530,8 @@ class CountsFits(ClassifierMixin, BaseEstimator):
         self.counter.write_text(str(done))
         if done == CountsFits.stop_at:
             raise KeyboardInterrupt
+        if done == CountsFits.fail_at:
+            raise MemoryError("out of memory, once")
         self.model_ = LogisticRegression(max_iter=200).fit(X, y)
         self.classes_ = self.model_.classes_
         return self
@@ -491,3 +563,34 @@ def test_an_interrupted_run_resumes_from_memory(tmp_path):
     counter.write_text("0")
     LearningCurveEstimator(CountsFits(counter), **params).fit(X[::-1] / 16, y[::-1])
     assert counter.read_text() == "10"
+
+
+def test_resume_records_are_plain_data_and_keep_no_failure(tmp_path, monkeypatch):
+    X, y = load_digits(n_class=3, return_X_y=True)
+    X = X / 16
+    counter = tmp_path / "fits"
+    counter.write_text("0")
+    params = dict(train_sizes=[30, 60, 120], n_repeats=2, random_state=0, refit=False)
+    store = tmp_path / "fit_records"
+    CountsFits.fail_at = 2  # the second fit raises, once
+    with pytest.warns(FitFailedWarning):
+        first = fast_curve(CountsFits(counter), memory=store, **params).fit(X, y)
+    CountsFits.fail_at = None
+    assert np.isnan(first.scores_).sum() == 1
+    records = sorted((store / "sklearn-vision-fits").iterdir())
+    assert len(records) == 5  # the failed fit is not kept
+    for record in records:  # plain JSON, nothing that runs code on loading
+        assert set(json.loads(record.read_text())) == {"score", "seconds"}
+    # A rerun tries the failed fit again (the cause is gone) and reuses the others.
+    counter.write_text("0")
+    again = fast_curve(CountsFits(counter), memory=store, **params).fit(X, y)
+    assert counter.read_text() == "1" and not np.isnan(again.scores_).any()
+    # A record replaced by anything else (a pickle, say) is never loaded: fitted again.
+    import pickle
+
+    records[0].write_bytes(pickle.dumps({"score": 1.0, "seconds": 0.0}))
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("a pickle was loaded"))
+    counter.write_text("0")
+    final = fast_curve(CountsFits(counter), memory=store, **params).fit(X, y)
+    assert counter.read_text() == "1"
+    np.testing.assert_array_equal(final.scores_, again.scores_)
