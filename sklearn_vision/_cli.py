@@ -14,14 +14,17 @@ import json
 import logging
 import math
 import os
+import pickle
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from . import __version__
 from ._backbones import BACKBONES
+from ._power_law import LearningCurveWarning
 
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.
@@ -134,16 +137,27 @@ def _parser():
     sample_size.add_argument(
         "--train-sizes",
         type=_sizes,
-        default=(0.05, 0.1, 0.25, 0.5),
         metavar="S1,S2,...",
-        help="subsample sizes: fractions of the training data or image counts "
-        "(default: 0.05,0.1,0.25,0.5)",
+        help="subsample sizes: fractions of the training data or image counts (default: "
+        "0.05,0.1,0.25,0.5,1: the largest, all the training images, measures what the "
+        "images you have already reach; 0.05,0.1,0.25,0.5 on the bundled data)",
     )
     sample_size.add_argument(
         "--repeats", type=_positive_int, default=5, help="fits per size (default: 5)"
     )
     sample_size.add_argument(
-        "--test-size", type=_fraction, default=0.1, help="held-out fraction (default: 0.1)"
+        "--test-size",
+        type=_fraction,
+        default=0.1,
+        help="held-out fraction, on folders large enough for one held-out split to hold "
+        "100 images and 20 of each class (default: 0.1; smaller folders: every image is "
+        "scored, the repeats of each size spread over --repeats folds, with 3 or more)",
+    )
+    sample_size.add_argument(
+        "--cv",
+        type=_folds,
+        metavar="K",
+        help="score on K folds instead, --repeats fits per fold at each size (default: none)",
     )
     sample_size.add_argument(
         "--plot", metavar="PNG", help="write the learning-curve plot here (default: no plot)"
@@ -244,6 +258,13 @@ def _data_arguments(parser):
         "instead of FOLDER (default: none)",
     )
     group.add_argument(
+        "--classes",
+        type=_names,
+        metavar="NAME,NAME,...",
+        help="use only these classes (class subfolders, or --csv labels), in this order "
+        "(default: all)",
+    )
+    group.add_argument(
         "--path-column", default="path", help="--csv column of image paths (default: path)"
     )
     group.add_argument(
@@ -341,6 +362,20 @@ def _fraction(text):
     return value
 
 
+def _names(text):
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(f"expected two class names or more, got {text!r}")
+    return names
+
+
+def _folds(text):
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected 2 folds or more, got {text}")
+    return value
+
+
 def _held_out(text):
     value = float(text)
     if not 0 <= value < 1:
@@ -379,17 +414,25 @@ def _window(text):
 
 
 def _sizes(text):
+    """Image counts when every size is a whole number (1,2,3), else fractions in (0, 1]."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
     try:
-        sizes = [float(part) for part in text.split(",") if part.strip()]
+        sizes = [float(part) for part in parts]
     except ValueError:
+        sizes = []
+    if not sizes or not all(math.isfinite(size) and size > 0 for size in sizes):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated fractions or counts, got {text!r}"
-        ) from None
-    if any(size <= 0 or (size > 1 and not size.is_integer()) for size in sizes):
-        raise argparse.ArgumentTypeError(
-            f"sizes are fractions in (0, 1] or whole image counts, got {text!r}"
+            f"expected comma-separated fractions such as 0.1,0.25,0.5 or image counts "
+            f"such as 20,40,80, got {text!r}"
         )
-    return tuple(int(size) if size > 1 else size for size in sizes)
+    if all(part.isdigit() for part in parts):
+        return tuple(int(part) for part in parts)
+    if any(size > 1 for size in sizes):
+        raise argparse.ArgumentTypeError(
+            f"sizes are all fractions in (0, 1] (such as 0.1,0.5,1.0) or all whole image "
+            f"counts (such as 20,40,80), got {text!r}"
+        )
+    return tuple(sizes)
 
 
 # ---------------------------------------------------------------- data and model
@@ -400,8 +443,8 @@ def _load(args):
     if args.folder is not None and args.csv is not None:
         raise CommandError("give FOLDER or --csv FILE, not both")
     if args.folder is None and args.csv is None:
-        if args.groups is not None or args.group_column is not None:
-            raise CommandError("--groups and --group-column need FOLDER or --csv FILE")
+        if args.groups is not None or args.group_column is not None or args.classes:
+            raise CommandError("--groups, --group-column and --classes need FOLDER or --csv FILE")
         from .datasets import load_digits_images
 
         data = load_digits_images(image_size=args.image_size or 32)
@@ -417,11 +460,13 @@ def _load(args):
 
     verbose = int(not args.quiet)
     if args.csv is not None:
+        _check_csv_columns(args)
         data = load_image_csv(
             args.csv,
             path_column=args.path_column,
             label_column=args.label_column,
             group_column=args.group_column,
+            classes=args.classes,
             window=args.window,
             n_jobs=-1,
             verbose=verbose,
@@ -430,7 +475,9 @@ def _load(args):
     else:
         if args.group_column is not None:
             raise CommandError("--group-column reads --csv FILE; with FOLDER use --groups REGEX")
-        data = load_image_folder(args.folder, window=args.window, n_jobs=-1, verbose=verbose)
+        data = load_image_folder(
+            args.folder, classes=args.classes, window=args.window, n_jobs=-1, verbose=verbose
+        )
         source = args.folder
     groups = data.get("groups")
     if args.groups is not None:
@@ -450,6 +497,36 @@ def _load(args):
     if len(data.skipped) > 10:
         print(f"  ... and {len(data.skipped) - 10} more skipped files", file=sys.stderr)
     return data.filenames, labels, groups, description, data.skipped
+
+
+def _check_csv_columns(args):
+    """The --csv header holds the columns the options name, or say which options to change."""
+    if not os.path.isfile(args.csv):
+        raise CommandError(f"--csv {args.csv}: no such file")
+    with open(args.csv, newline="", encoding="utf-8-sig") as file:
+        header = next(csv.reader(file), [])
+    options = {"--path-column": args.path_column, "--label-column": args.label_column}
+    if args.group_column is not None:
+        options["--group-column"] = args.group_column
+    missing = {option: name for option, name in options.items() if name not in header}
+    if missing:
+        raise CommandError(
+            f"--csv {args.csv} has no column {', '.join(map(repr, missing.values()))}; its "
+            f"header names {header}: give {' and '.join(missing)} a column from these"
+        )
+
+
+def _check_classes(labels, command):
+    """Stop on a class too small for ``command``, naming it and the option that leaves it out."""
+    names, counts = np.unique(labels, return_counts=True)
+    small = [f"{name!r} ({count})" for name, count in zip(names, counts, strict=True) if count < 2]
+    if small:
+        kept = ",".join(str(name) for name, count in zip(names, counts, strict=True) if count >= 2)
+        raise CommandError(
+            f"class {', '.join(small)} has a single image: {command} needs at least 2 images of "
+            f"each class, one to train on and one to score. Add images, or leave the class out "
+            f"with --classes {kept}"
+        )
 
 
 def _groups_from_names(filenames, pattern):
@@ -508,6 +585,14 @@ def _classifier(args, labels, groups=None, smallest_fit=None):
     if groups is not None:
         per_group = np.median(np.unique(groups, return_counts=True)[1])
         fits = fits and n_samples / per_group >= 4
+    names, counts = np.unique(labels, return_counts=True)
+    if fits and not bundled and counts.min() < 3:
+        # Every fit's validation split needs 2 images of each class.
+        print(
+            f"Note: class {names[np.argmin(counts)]!r} has {counts.min()} image(s): early "
+            "stopping, whose validation split needs 2 of each class in every fit, is off."
+        )
+        fits = False
     clf.set_params(early_stopping=not bundled and fits)
     if weights is not None:
         _check_weights(clf)
@@ -565,12 +650,17 @@ def _sample_size(args):
 
     if args.plot:
         _require_matplotlib()
+        _check_output(args.plot, "--plot", _plot_suffixes())
+    _check_output(args.json, "--json", (".json",))
+    _check_cache_dir(args.cache_dir)
     X, labels, groups, description, skipped = _load(args)
+    _check_classes(labels, "a learning curve")
     lce = LearningCurveEstimator(
         None,
-        train_sizes=args.train_sizes,
+        train_sizes=args.train_sizes or _default_train_sizes(args),
         n_repeats=args.repeats,
         test_size=args.test_size,
+        cv=args.cv,
         n_jobs=args.n_jobs,
         random_state=args.seed,
         verbose=int(not args.quiet),
@@ -580,10 +670,8 @@ def _sample_size(args):
         from ._cache import set_feature_cache
 
         set_feature_cache(location=os.path.join(args.cache_dir, "features"))
-    # The test split as train_test_split makes it, and the sizes as the
-    # learning curve reads them: the smallest fit decides on early stopping.
-    n_train = len(labels) - math.ceil(args.test_size * len(labels))
-    sizes = lce._absolute_sizes(n_train, len(np.unique(labels)))
+    # The smallest fit decides on early stopping.
+    sizes = lce.resolve_train_sizes(labels, groups)
     clf = _classifier(args, labels, groups, smallest_fit=int(sizes.min()))
     lce.set_params(estimator=clf)
     print(f"Data:  {description}")
@@ -592,15 +680,8 @@ def _sample_size(args):
     start = time.perf_counter()
     lce.fit(X, labels, groups=groups)
     seconds = time.perf_counter() - start
-    n_test = len(labels) - lce.n_train_
-    print(
-        f"Learning curve: {len(lce.train_sizes_)} sizes x {args.repeats} repeats, "
-        f"accuracy on {n_test} held-out images; {seconds:.0f} s\n"
-    )
+    print(f"Learning curve: {_describe_protocol(lce)}; {seconds:.0f} s\n")
     record = _report(lce, args.target)
-    if args.plot:
-        _plot(lce, args.target, args.plot)
-        print(f"\nPlot written to {args.plot}")
     if args.json:
         record.update(
             data=description,
@@ -612,7 +693,32 @@ def _sample_size(args):
         with open(args.json, "w") as file:
             json.dump(record, file, indent=2)
         print(f"Record written to {args.json}")
+    if args.plot:  # after the record: a failing plot loses nothing
+        _plot(lce, args.target, args.plot)
+        print(f"Plot written to {args.plot}")
     return 0
+
+
+def _default_train_sizes(args):
+    """Up to all the training images; up to half on the bundled data, a quick demo."""
+    bundled = args.folder is None and args.csv is None
+    return (0.05, 0.1, 0.25, 0.5) if bundled else (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def _describe_protocol(lce):
+    """How the fits were scored, in a line: sizes, repeats, the held-out images."""
+    n_sizes, n_fits = lce.scores_.shape
+    if lce.cv is None and lce.n_scored_ > lce.test_sizes_[0].max():
+        return (
+            f"{n_sizes} sizes x {n_fits} repeats, each repeat scored on its own fold, so "
+            f"every one of the {lce.n_scored_} images is scored at each size"
+        )
+    if lce.cv is None:
+        return (
+            f"{n_sizes} sizes x {n_fits} repeats, all scored on the same {lce.n_scored_} "
+            "held-out images"
+        )
+    return f"{n_sizes} sizes x {n_fits} fits over the folds, every image scored at each size"
 
 
 def _report(lce, target):
@@ -621,21 +727,31 @@ def _report(lce, target):
     low, high = lce.score_interval(sizes)
     fitted = lce.predict_score(sizes)
     groups = getattr(lce, "n_train_groups_", None)
+    predictions = lce.test_sizes_.sum(axis=1)
     print(
         f"{'images':>8}  "
         + (f"{'groups':>6}  " if groups is not None else "")
-        + f"{'mean':>6}  {'std':>6}  {'curve':>6}  95% interval"
+        + f"{'mean':>6}  {'std':>6}  {'scored':>6}  {'curve':>6}  95% interval"
     )
     for i, size in enumerate(sizes):
         scores = lce.scores_[i]
         print(
             f"{size:>8}  "
             + (f"{groups[i].mean():6.0f}  " if groups is not None else "")
-            + f"{scores.mean():6.3f}  {scores.std():6.3f}  {fitted[i]:6.3f}  "
-            f"[{low[i]:.3f}, {high[i]:.3f}]"
+            + f"{scores.mean():6.3f}  {scores.std():6.3f}  {predictions[i]:>6}  "
+            f"{fitted[i]:6.3f}  [{low[i]:.3f}, {high[i]:.3f}]"
         )
+    print("(scored: the held-out predictions each mean averages)")
     n = lce.n_train_
-    print(f"\nModel trained on all {n} training images: held-out accuracy {lce.test_score_:.3f}")
+    test_score = getattr(lce, "test_score_", None)
+    if test_score is None:
+        print(f"\nModel trained on all {lce.n_scored_} images (no held-out split with --cv)")
+    else:
+        # The refit's held-out images are those of the first fit's split.
+        print(
+            f"\nModel trained on {n} images, scored on {lce.test_sizes_[0][0]} held-out "
+            f"images: accuracy {test_score:.3f}"
+        )
     curve = lce.curve_
     weights = curve.curve_weights_
     described = ", ".join(f"{name} {weight:.2f}" for name, weight in weights.items())
@@ -650,23 +766,18 @@ def _report(lce, target):
         multiples, more, more_score, more_low, more_high, strict=True
     ):
         print(f"  {factor:>2}x  {size:>8} images: {score:.3f} [{lo:.3f}, {hi:.3f}]")
-    needed = float(lce.samples_needed(target)[0])
-    planned = float(lce.samples_needed(target, confidence=0.95)[0])
-    if math.isinf(needed):
-        print(
-            f"Accuracy {target:g} is not reached: the curve levels off at "
-            f"{float(curve.asymptote_):.3f}, below it."
-        )
-    else:
-        print(f"Images needed for accuracy {target:g}: {needed:.0f}", end="")
-        print(
-            f" ({planned:.0f} by the pessimistic end of the 95% interval)"
-            if math.isfinite(planned)
-            else " (the pessimistic end of the 95% interval never reaches it)"
-        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LearningCurveWarning)  # worded below
+        needed = float(lce.samples_needed(target)[0])
+        planned = float(lce.samples_needed(target, confidence=0.95)[0])
+    print(_answer(lce, target, needed, planned))
     return {
         "train_sizes": sizes.tolist(),
         "scores": lce.scores_.tolist(),
+        "protocol": _describe_protocol(lce),
+        "n_scored": int(lce.n_scored_),
+        "predictions_per_size": predictions.tolist(),
+        "chance_score": lce.chance_score_,
         "curve": {
             "model": curve.model_,
             "asymptote": float(curve.asymptote_),
@@ -679,7 +790,7 @@ def _report(lce, target):
         },
         "n_train": int(n),
         "train_groups": None if groups is None else groups.mean(axis=1).tolist(),
-        "test_score": lce.test_score_,
+        "test_score": test_score,
         "extrapolation": [
             {"n_samples": int(size), "score": float(s), "lower": float(lo), "upper": float(hi)}
             for size, s, lo, hi in zip(more, more_score, more_low, more_high, strict=True)
@@ -690,12 +801,82 @@ def _report(lce, target):
     }
 
 
+def _answer(lce, target, needed, planned):
+    """The answer in words: measured, extrapolated, or not reached, and the plan."""
+    means = lce.scores_.mean(axis=1)
+    reached = np.flatnonzero(means >= target)
+    if len(reached):
+        first = reached[0]
+        answer = (
+            f"Accuracy {target:g} already reached at {lce.train_sizes_[first]} images "
+            f"(measured: mean {means[first]:.3f})"
+        )
+    elif lce.flat_at_chance():
+        return (
+            f"Accuracy {target:g} cannot be read from this curve: it is flat at chance level "
+            f"({lce.chance_score_:.3f}), the model has not started to learn. Check the labels "
+            "and the model, or measure larger sizes (--train-sizes)."
+        )
+    elif math.isinf(needed):
+        return (
+            f"Accuracy {target:g} is not reached: the curve levels off at "
+            f"{float(lce.curve_.asymptote_):.3f}, below it."
+        )
+    else:
+        answer = f"Images needed for accuracy {target:g}: {needed:.0f}"
+    if math.isfinite(planned):
+        return answer + f" ({planned:.0f} by the pessimistic end of the 95% interval)"
+    largest = lce.train_sizes_[-1]
+    peak = lce.score_interval(np.geomspace(largest, largest * 1e4, 64))[0].max()
+    return answer + (
+        f" (the pessimistic end of the 95% interval stays below it, at {peak:.3f} at most: "
+        "the scores measured cannot rule out less; measure larger sizes to plan on it)"
+    )
+
+
 def _json_number(value):
     return None if math.isinf(value) else value
 
 
 def _is_json(value):
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _check_output(path, option, suffixes):
+    """Refuse an output path before any work: a wrong extension, or a folder it cannot go in."""
+    if path is None:
+        return
+    if not path.lower().endswith(suffixes):
+        raise CommandError(f"{option} {path}: name the file with {' or '.join(suffixes)}")
+    _check_writable_folder(os.path.dirname(os.path.abspath(path)), f"{option} {path}")
+    if os.path.isdir(path):
+        raise CommandError(f"{option} {path}: is a folder; give a file name")
+
+
+def _check_writable_folder(folder, what):
+    if not os.path.isdir(folder):
+        raise CommandError(
+            f"{what}: the folder {folder} does not exist; create it, or give another path"
+        )
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"{what}: the folder {folder} is not writable; give another path")
+
+
+def _check_cache_dir(path):
+    """--cache-dir: a folder (made if missing) in a writable place, never a file."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CommandError(f"--cache-dir {path}: is a file; give a folder")
+    existing = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    _check_writable_folder(existing, f"--cache-dir {path}")
+
+
+def _plot_suffixes():
+    """The file extensions matplotlib can write a figure to."""
+    from matplotlib.figure import Figure
+
+    return tuple(f".{name}" for name in Figure().canvas.get_supported_filetypes())
 
 
 def _require_matplotlib():
@@ -728,8 +909,10 @@ def _train(args):
     pickled = out.endswith((".joblib", ".pkl", ".pickle"))
     if not (out.endswith(".keras") or pickled):
         raise CommandError(f"--out {out}: name it model.keras (or .joblib for a pickle)")
+    _check_output(out, "--out", (".keras", ".joblib", ".pkl", ".pickle"))
     if args.plot:
         _require_matplotlib()
+        _check_output(args.plot, "--plot", _plot_suffixes())
     X, labels, groups, description, _ = _load(args)
     train, test = _train_test(labels, groups, args.test_size, args.seed)
     clf = _classifier(args, labels[train], None if groups is None else groups[train])
@@ -740,8 +923,7 @@ def _train(args):
     fit_groups = None if groups is None else groups[train]
     clf.set_params(verbose=int(not args.quiet)).fit(X[train], labels[train], groups=fit_groups)
     print(f"Trained on {len(train)} images in {time.perf_counter() - start:.0f} s")
-    if test is not None:
-        _evaluate(clf, X[test], labels[test], args.plot)
+    matrix = None if test is None else _evaluate(clf, X[test], labels[test])
     if args.refit and test is not None:
         start = time.perf_counter()
         clf.fit(X, labels, groups=groups)
@@ -758,6 +940,8 @@ def _train(args):
     else:
         clf.save(out)
         print(f"Saved to {out}; load it with sklearn_vision.load_model({out!r})")
+    if args.plot and matrix is not None:  # after the model: a failing plot loses nothing
+        _plot_confusion(matrix, [str(name) for name in clf.classes_], args.plot)
     return 0
 
 
@@ -772,20 +956,30 @@ def _train_test(labels, groups, test_size, seed):
         return indices, None
     if groups is not None:
         return group_test_split(labels, groups, test_size, True, seed)
-    counts = np.unique(labels, return_counts=True)[1]
-    n_test = math.ceil(test_size * len(labels))
-    if counts.min() < 2 or n_test < len(counts):
-        raise CommandError(
-            f"--test-size {test_size} holds out {n_test} of {len(labels)} images, fewer than "
-            f"one per class ({len(counts)} classes, the smallest with {counts.min()} images); "
-            "give a larger --test-size, or 0 for no report"
+    names, counts = np.unique(labels, return_counts=True)
+    single = np.isin(labels, names[counts < 2])
+    if single.any():
+        # A class of one image cannot be on both sides: it trains, unscored.
+        print(
+            f"Note: class {', '.join(map(repr, names[counts < 2]))} has a single image: kept "
+            "for training, out of the held-out split (its accuracy is not measured)."
         )
-    train, test = train_test_split(indices, test_size=test_size, stratify=labels, random_state=seed)
-    return np.sort(train), np.sort(test)
+    rest, rest_labels = indices[~single], labels[~single]
+    n_classes = len(np.unique(rest_labels))
+    n_test = math.ceil(test_size * len(rest))
+    if n_test < n_classes or len(rest) - n_test < n_classes:
+        raise CommandError(
+            f"--test-size {test_size} holds out {n_test} of {len(rest)} images, and a "
+            f"stratified split of {n_classes} classes needs at least one of each on both "
+            "sides; give a --test-size between "
+            f"{n_classes / len(rest):.2f} and {1 - n_classes / len(rest):.2f}, or 0 for no report"
+        )
+    train, test = train_test_split(rest, test_size=n_test, stratify=rest_labels, random_state=seed)
+    return np.sort(np.r_[train, indices[single]]), np.sort(test)
 
 
-def _evaluate(clf, X, labels, plot):
-    """Print accuracy, balanced accuracy and the confusion matrix on held-out images."""
+def _evaluate(clf, X, labels):
+    """Print accuracy, balanced accuracy and the confusion matrix on held-out images; return it."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
     predicted = clf.predict(X)
@@ -800,17 +994,20 @@ def _evaluate(clf, X, labels, plot):
     print(" " * width + "".join(f"  {name:>{width}}" for name in names))
     for name, row in zip(names, matrix, strict=True):
         print(f"{name:>{width}}" + "".join(f"  {count:>{width}}" for count in row))
-    if plot:
-        import matplotlib
+    return matrix
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from sklearn.metrics import ConfusionMatrixDisplay
 
-        display = ConfusionMatrixDisplay(matrix, display_labels=names).plot()
-        display.figure_.savefig(plot, dpi=120, bbox_inches="tight")
-        plt.close(display.figure_)
-        print(f"Plot written to {plot}")
+def _plot_confusion(matrix, names, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    display = ConfusionMatrixDisplay(matrix, display_labels=names).plot()
+    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(display.figure_)
+    print(f"Plot written to {path}")
 
 
 def _predict(args):
@@ -867,7 +1064,15 @@ def _load_model(path, trust_pickle, load_model, read_metadata):
         )
     import joblib
 
-    clf = joblib.load(path)
+    if os.path.getsize(path) == 0:
+        raise CommandError(f"{path} is an empty file, not a model; save it again with `train`")
+    try:
+        clf = joblib.load(path)
+    except (EOFError, pickle.UnpicklingError, IndexError, KeyError, ImportError) as exc:
+        raise CommandError(
+            f"{path} is not a readable pickle or joblib file ({type(exc).__name__}: {exc}); "
+            "save the model again with `train --out model.keras`"
+        ) from None
     if not hasattr(clf, "predict_proba") or not hasattr(clf, "classes_"):
         raise CommandError(f"{path} does not hold a fitted classifier")
     return clf

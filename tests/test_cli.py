@@ -66,7 +66,7 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
     assert "Device: CPU (" in out or "Device: GPU (" in out
     for size in (20, 40, 80):
         assert f"\n{size:>8}  " in out  # one table row per size
-    assert "held-out accuracy" in out and " 2x " in out and "10x " in out
+    assert "held-out images: accuracy" in out and " 2x " in out and "10x " in out
     assert "accuracy 0.99" in out.lower()  # images needed, or not reached
     saved = json.loads(record.read_text())
     assert saved["train_sizes"] == [20, 40, 80] and np.shape(saved["scores"]) == (3, 2)
@@ -78,9 +78,30 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
 def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
     before = sorted((path, path.read_bytes()) for path in folder.rglob("*") if path.is_file())
     args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24"]
-    assert main([*args, "--repeats", "2", "--epochs", "2", "--test-size", "0.2", "-q"]) == 0
+    record = tmp_path / "record.json"
+    assert (
+        main(
+            [
+                *args,
+                "--repeats",
+                "3",
+                "--epochs",
+                "2",
+                "--target",
+                "0.2",
+                "-q",
+                "--json",
+                str(record),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "60 images of 3 classes (digit_0 21, digit_1 19, digit_2 20)" in captured.out
+    # 60 images: every one scored at each size, each repeat on its own fold.
+    assert "every one of the 60 images is scored at each size" in captured.out
+    assert json.loads(record.read_text())["predictions_per_size"] == [60, 60, 60]
+    assert "Accuracy 0.2 already reached at 6 images (measured: mean " in captured.out
     assert "empty.png: empty file" in captured.err and "notes.txt: not an image" in captured.err
 
     model = tmp_path / "model.keras"
@@ -202,3 +223,100 @@ def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys, monkeypa
     err = capsys.readouterr().err
     assert "Could not download the ImageNet weights of MobileNetV2" in err
     assert "--weights none" in err
+
+
+def test_output_paths_are_checked_before_any_work(tmp_path, folder, capsys):
+    missing = tmp_path / "no_such_folder"
+    cases = [
+        (["sample-size", str(folder), "--json", str(missing / "r.json")], "does not exist"),
+        (["sample-size", str(folder), "--json", str(tmp_path / "r.txt")], "with .json"),
+        (["sample-size", str(folder), "--plot", str(missing / "p.png")], "does not exist"),
+        (["sample-size", str(folder), "--plot", str(tmp_path / "p.nope")], "--plot"),
+        (
+            ["sample-size", str(folder), "--cache-dir", str(folder / "digit_0" / "000.png")],
+            "is a file",
+        ),
+        (["train", str(folder), "--out", str(missing / "m.keras")], "does not exist"),
+        (
+            [
+                "train",
+                str(folder),
+                "--out",
+                str(tmp_path / "m.keras"),
+                "--plot",
+                str(missing / "c.png"),
+            ],
+            "does not exist",
+        ),
+    ]
+    for args, message in cases:
+        assert main([*args, *FROM_SCRATCH, "-q"]) == 1, args
+        captured = capsys.readouterr()
+        assert message in captured.err and captured.err.count("\n") == 1, captured.err
+        assert "Data:" not in captured.out  # nothing loaded, nothing trained
+    assert not missing.exists()
+
+
+def test_the_model_is_saved_before_the_plot(tmp_path, folder, capsys, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    model, plot = tmp_path / "model.keras", tmp_path / "confusion.png"
+    args = ["train", str(folder), *FROM_SCRATCH, "--epochs", "1", "--test-size", "0.25"]
+    assert main([*args, "--out", str(model), "--plot", str(plot), "-q"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert model.stat().st_size > 0  # the plot failed, the model was kept
+
+
+def test_a_class_with_a_single_image(tmp_path, folder, capsys):
+    (folder / "digit_9").mkdir()
+    (folder / "digit_9" / "only.png").write_bytes((folder / "digit_0" / "000.png").read_bytes())
+    model = tmp_path / "model.keras"
+    args = ["train", str(folder), *FROM_SCRATCH, "--epochs", "1", "--out", str(model), "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "class 'digit_9' has a single image: kept for training, out of the held-out" in out
+    assert "Trained on 55 images" in out and model.exists()  # 54 of 60, and the single one
+    # Early stopping needs 2 images of each class in its validation split: off, with a note.
+    assert (
+        "early stopping, whose validation split needs 2 of each class in every fit, is off" in out
+    )
+    sizes = ["--train-sizes", "6,12,24", "--repeats", "2", "--epochs", "1", "-q"]
+    assert main(["sample-size", str(folder), *FROM_SCRATCH, *sizes]) == 1
+    err = capsys.readouterr().err
+    assert "class 'digit_9' (1) has a single image" in err
+    assert "--classes digit_0,digit_1,digit_2" in err
+    kept = ["--classes", "digit_0,digit_1,digit_2"]
+    assert main(["sample-size", str(folder), *FROM_SCRATCH, *sizes, *kept]) == 0
+    assert "60 images of 3 classes" in capsys.readouterr().out
+
+
+def test_one_line_errors_of_our_own(tmp_path, folder, capsys):
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("file,finding\n000.png,digit_0\n")
+    assert main(["sample-size", "--csv", str(manifest), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "has no column 'path', 'label'" in err and "give --path-column and --label-column" in err
+    empty = tmp_path / "model.joblib"
+    empty.touch()
+    image = str(folder / "digit_0" / "000.png")
+    assert main(["predict", str(empty), image, "--trust-pickle"]) == 1
+    assert "is an empty file, not a model" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.pkl"
+    garbage.write_bytes(b"\x80\x05not a pickle at all")
+    assert main(["predict", str(garbage), image, "--trust-pickle"]) == 1
+    assert "is not a readable pickle or joblib file" in capsys.readouterr().err
+
+
+def test_train_sizes_of_whole_numbers_are_counts(folder, capsys):
+    # Counts, not fractions: 1 and 2 images are fewer than the 3 classes (checked before fitting).
+    assert main(["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "1,2,3", "-q"]) == 1
+    assert "give subsamples of [1, 2] samples, fewer than the 3 classes" in capsys.readouterr().err
+    for bad in ["0.5,2,3", "nan,0.1,0.2", "a,b"]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["sample-size", "--train-sizes", bad])
+        assert exit_info.value.code == 2
+        assert "fractions" in capsys.readouterr().err
