@@ -9,11 +9,13 @@ it holds, bounded, counted, and cleared with the others.
 NumPy only: what the stores hold is built by their callers.
 """
 
+import hashlib
 import itertools
 import os
+import re
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from numbers import Integral
 
 import numpy as np
@@ -105,36 +107,52 @@ class LRUStore:
 
 
 class DiskStore:
-    """Arrays as ``.npy`` files under ``location``, the least recently used removed beyond a bound.
+    """Arrays as ``.npy`` files in a folder of their own under ``location``.
 
-    One file per entry, at ``location/<model key>/<image key>.npy``, written
-    atomically so readers (other processes too) never see half a file. Only
-    files of that layout are ever removed; nothing else under ``location`` is
-    touched. Use marks a file (its modification time), and when the files
-    exceed ``max_bytes`` the oldest are removed until they fill 90% of it.
+    One file per entry, at ``location/sklearn-vision-features/<model>/<image>.npy``
+    (``<model>`` and ``<image>``: 32 hexadecimal digits hashing each part of the
+    key), written atomically so readers (other processes too) never see half a
+    file. Only files of that folder and naming are ever read, replaced or
+    removed; nothing else under ``location`` is touched. Use marks a file (its
+    modification time), and when the files exceed ``max_bytes`` the oldest are
+    removed until they fill 90% of it. An entry that cannot be read (a
+    truncated or emptied file) is a miss: it is computed again and replaced.
     """
+
+    FOLDER = "sklearn-vision-features"
+    # A name the store itself made: the entry files, never a user's or a temporary one.
+    _NAME = re.compile(r"[0-9a-f]{32}")
 
     def __init__(self, location, max_bytes):
         self.location = os.fspath(location)
+        self.root = os.path.join(self.location, self.FOLDER)
         self.max_bytes = int(max_bytes)
         self.hits = self.misses = 0
         self._lock = threading.Lock()
         self.nbytes = sum(size for _, _, size in self._files())
 
     def _path(self, key):
-        model, image = key
-        return os.path.join(self.location, model, image + ".npy")
+        # Hashed, so that any key gives a name of the store's own, inside its folder.
+        model, image = (
+            hashlib.blake2b(str(part).encode(), digest_size=16).hexdigest() for part in key
+        )
+        return os.path.join(self.root, model, image + ".npy")
 
     def _files(self):
-        """``(mtime, path, size)`` of every entry file."""
-        if not os.path.isdir(self.location):
+        """``(mtime, path, size)`` of every entry file the store wrote."""
+        if not os.path.isdir(self.root):
             return []
         found = []
-        for folder in os.scandir(self.location):
-            if not folder.is_dir():
+        for folder in os.scandir(self.root):
+            if not (self._NAME.fullmatch(folder.name) and folder.is_dir(follow_symlinks=False)):
                 continue
             for entry in os.scandir(folder.path):
-                if entry.name.endswith(".npy") and ".tmp." not in entry.name and entry.is_file():
+                name, extension = os.path.splitext(entry.name)
+                if (
+                    extension == ".npy"
+                    and self._NAME.fullmatch(name)
+                    and entry.is_file(follow_symlinks=False)
+                ):
                     stat = entry.stat()
                     found.append((stat.st_mtime_ns, entry.path, stat.st_size))
         return found
@@ -146,6 +164,10 @@ class DiskStore:
         except FileNotFoundError:
             self.misses += 1
             return None
+        except (OSError, ValueError, EOFError) as exc:
+            self._remove_damaged(path, exc)
+            self.misses += 1
+            return None
         try:
             os.utime(path)  # recently used: evicted last
         except OSError:
@@ -153,12 +175,34 @@ class DiskStore:
         self.hits += 1
         return value
 
+    def _remove_damaged(self, path, exc):
+        """Remove the unreadable entry ``path`` (computed again), or say how to."""
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass  # another process removed or replaced it first
+        except OSError as error:
+            raise OSError(
+                f"The feature cache entry {path!r} cannot be read ({exc}) nor removed "
+                f"({error}). Delete that file, or the cache folder {self.root!r} (it holds "
+                "only features, computed again when missing), and run again."
+            ) from None
+
     def put(self, key, value):
         path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp.npy"
-        np.save(temporary, value)
-        os.replace(temporary, path)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            np.save(temporary, value)
+            os.replace(temporary, path)
+        except OSError as exc:
+            with suppress(OSError):
+                os.remove(temporary)
+            raise OSError(
+                f"The feature cache could not write its entry {path!r} ({exc}). Free space "
+                f"or fix the permissions of {self.root!r}, delete that entry or the whole "
+                "folder (it holds only features), or give the cache another location."
+            ) from None
         with self._lock:
             self.nbytes += os.path.getsize(path)
             if self.nbytes > self.max_bytes:
@@ -213,12 +257,13 @@ class FeatureCache:
     max_bytes : int, default=2 GiB
         Memory bound of ``features``.
     location : str or None, default=None
-        A folder where features are also written (one ``.npy`` file each), for
-        datasets larger than memory and across processes. Only those files are
-        ever written or removed under it.
+        A folder where features are also written (one ``.npy`` file each, in
+        its subfolder ``sklearn-vision-features``), for datasets larger than
+        memory and across processes. Only those files are ever written or
+        removed under it; an entry file found damaged is computed again.
     max_disk_bytes : int, default=20 GiB
-        Bound of the files under ``location``: the least recently used are
-        removed beyond it.
+        Bound of the feature files under ``location``: the least recently used
+        are removed beyond it.
 
     See Also
     --------
@@ -417,10 +462,12 @@ def set_feature_cache(*, max_bytes=None, location=None, max_disk_bytes=None):
     max_bytes : int, default=None
         Memory bound of the features (``None`` keeps the current one).
     location : str or path-like, default=None
-        Folder for an on-disk copy of every feature; ``None`` keeps features in
-        memory only.
+        Folder for an on-disk copy of every feature, written in its subfolder
+        ``sklearn-vision-features`` (nothing else under it is touched); ``None``
+        keeps features in memory only.
     max_disk_bytes : int, default=None
-        Bound of the files under ``location`` (``None`` keeps the current one).
+        Bound of the feature files under ``location`` (``None`` keeps the
+        current one).
 
     Returns
     -------
@@ -451,9 +498,11 @@ def feature_cache_context(*, max_bytes=None, location=None, max_disk_bytes=None)
     max_bytes : int, default=None
         Memory bound of the features (``None``: the current cache's).
     location : str or path-like, default=None
-        Folder for an on-disk copy of every feature.
+        Folder for an on-disk copy of every feature, written in its subfolder
+        ``sklearn-vision-features`` (nothing else under it is touched).
     max_disk_bytes : int, default=None
-        Bound of the files under ``location`` (``None``: the current cache's).
+        Bound of the feature files under ``location`` (``None``: the current
+        cache's).
 
     Yields
     ------
