@@ -215,15 +215,110 @@ def read_metadata(path):
         raise ValueError(
             f"{path!r} is truncated or corrupt ({exc}); save the model again."
         ) from None
+    if not isinstance(metadata, dict):
+        problem = f"it holds a {type(metadata).__name__}, not an object"
+        raise _damaged_metadata_error(path, [problem])
     if metadata.get("library") != "sklearn-vision":
         raise ValueError(f"{path!r} was not written by sklearn-vision.")
-    if metadata.get("format", 0) > FORMAT:
+    # The format first: a newer one may hold other fields, and says to upgrade.
+    _check_fields(path, metadata, ["format"])
+    if metadata["format"] > FORMAT:
         raise ValueError(
             f"{path!r} was saved by sklearn-vision {metadata.get('version')} in file format "
             f"{metadata['format']}; this is sklearn-vision {__version__}, which reads format "
             f"{FORMAT} and older. Upgrade sklearn-vision to load it."
         )
+    _check_fields(path, metadata, _FIELDS)
     return metadata
+
+
+# ---------------------------------------------------------------- what loading reads
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_labels(value):
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(label, (str, int)) for label in value)
+    )
+
+
+def _is_image_size(value):
+    return value is None or (
+        isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value)
+    )
+
+
+def _label_dtype(value):
+    """The NumPy dtype of numbers or text that ``value`` names, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError):
+        return None
+    return dtype if dtype.kind in "iubUO" else None
+
+
+# What loading reads from the metadata: the field, what it must be, and a check of it.
+_FIELDS = {
+    "format": ("an integer", _is_int),
+    "params": ("an object of parameters", lambda value: isinstance(value, dict)),
+    "classes": ("a non-empty list of numbers or strings", _is_labels),
+    "classes_dtype": (
+        "a NumPy dtype of numbers or text, such as '<i8', '<U5' or '|O'",
+        lambda value: _label_dtype(value) is not None,
+    ),
+    "n_features_in": ("a positive integer", lambda value: _is_int(value) and value > 0),
+    "image_size": ("null or [height, width] in pixels", _is_image_size),
+    "fine_tune_index": ("null or an integer", lambda value: value is None or _is_int(value)),
+    "history": ("an object of training histories", lambda value: isinstance(value, dict)),
+    "model_layer": ("a layer name", lambda value: isinstance(value, str)),
+}
+
+
+def _check_fields(path, metadata, names):
+    """Raise a ValueError naming each of the fields ``names`` that is missing or wrong."""
+    problems = []
+    for name in names:
+        expected, check = _FIELDS[name]
+        if name not in metadata:
+            problems.append(f"{name!r} is missing (expected {expected})")
+        elif not check(metadata[name]):
+            value = metadata[name]
+            problems.append(
+                f"{name!r} is {_shown(value)} (a {type(value).__name__}), expected {expected}"
+            )
+    if not problems and {"classes", "classes_dtype"} <= set(names):
+        classes, dtype = metadata["classes"], _label_dtype(metadata["classes_dtype"])
+        try:
+            same = np.asarray(classes, dtype=dtype).tolist() == classes
+        except (TypeError, ValueError, OverflowError):
+            same = False
+        if not same:
+            problems.append(
+                f"'classes' {_shown(classes)} are not all of 'classes_dtype' {dtype.str!r}"
+            )
+    if problems:
+        raise _damaged_metadata_error(path, problems)
+
+
+def _shown(value):
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _damaged_metadata_error(path, problems):
+    """The error for a saved model whose metadata was altered after saving."""
+    return ValueError(
+        f"{path!r} has damaged sklearn-vision metadata ({METADATA}): "
+        f"{'; '.join(problems)}. The file was altered after TransferImageClassifier.save "
+        "wrote it; re-save the model with TransferImageClassifier.save (or fit it again)."
+    )
 
 
 def read_saved(path):
@@ -245,8 +340,17 @@ def read_saved(path):
             "that would run code; a file saved by TransferImageClassifier.save never needs "
             "that, so this one was altered or is not ours)."
         ) from None
-    params = {name: _decode(value) for name, value in metadata["params"].items()}
-    return serving.get_layer(metadata["model_layer"]), metadata, params
+    try:
+        params = {name: _decode(value) for name, value in metadata["params"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _damaged_metadata_error(path, [f"its 'params' cannot be decoded ({exc})"]) from None
+    try:
+        model = serving.get_layer(metadata["model_layer"])
+    except ValueError:
+        name = metadata["model_layer"]
+        problem = f"its model has no layer 'model_layer' {name!r}"
+        raise _damaged_metadata_error(path, [problem]) from None
+    return model, metadata, params
 
 
 def export(clf, path, format="tf_saved_model"):

@@ -5,6 +5,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 
 import joblib
 import numpy as np
@@ -66,6 +67,50 @@ def test_loaded_classifier_is_fitted_clones_and_refits(fitted, saved, monkeypatc
     np.testing.assert_allclose(loaded.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-6)
     refit = clone(loaded).set_params(epochs=1, fine_tune_epochs=0).fit(X_test, labels[90:120])
     assert refit.predict(X_test).shape == (30,)
+
+
+@contextmanager
+def unpickled_globals():
+    """Every global any unpickler looks up inside the block, however it was called.
+
+    Through the ``pickle.find_class`` audit event, raised by the C and Python
+    unpicklers alike (joblib's included), even when a function was imported
+    under another name. Audit hooks cannot be removed: this one goes quiet.
+    """
+    found, listening = [], [True]
+
+    def hook(event, args):
+        if listening[0] and event == "pickle.find_class":
+            found.append(args)
+
+    sys.addaudithook(hook)
+    try:
+        yield found
+    finally:
+        listening[0] = False
+
+
+def test_loading_never_calls_pickle_or_joblib(fitted, saved, monkeypatch):
+    called = []
+
+    def refuse(name):
+        def load(*args, **kwargs):
+            called.append(name)
+            pytest.fail(f"load_model called {name}")
+
+        return load
+
+    for module, name in [
+        (pickle, "load"),
+        (pickle, "loads"),
+        (joblib, "load"),
+        (joblib.numpy_pickle, "load"),
+    ]:
+        monkeypatch.setattr(module, name, refuse(f"{module.__name__}.{name}"))
+    with unpickled_globals() as looked_up:
+        loaded = load_model(saved)
+    assert called == [] and looked_up == []  # even where an error was caught
+    assert loaded.classes_.tolist() == fitted[0].classes_.tolist()
 
 
 def test_file_holds_no_pickle_and_loads_in_keras_safe_mode(saved):
