@@ -128,6 +128,10 @@ def _stack_images(images):
     if not images:
         raise ValueError("Found an empty list of images; at least 1 image is required.")
     arrays = [np.asarray(image) for image in images]
+    _check_same_channels(arrays)
+    if len({array.ndim for array in arrays}) > 1:
+        # A grey image may come as (h, w) or (h, w, 1): the same single channel.
+        arrays = [array[..., np.newaxis] if array.ndim == 2 else array for array in arrays]
     first = arrays[0].shape
     for index, array in enumerate(arrays):
         if array.shape != first:
@@ -137,6 +141,28 @@ def _stack_images(images):
                 "(they are resized as they are read)."
             )
     return np.stack(arrays)
+
+
+def _check_same_channels(arrays):
+    """Refuse a list of images with different channel counts (grey and RGBA, say).
+
+    A 2-D image is grey: one channel. Arrays of other dimensions are left to
+    the checks of the stacked array.
+    """
+    if any(array.ndim not in (2, 3) for array in arrays):
+        return
+    channels = [1 if array.ndim == 2 else array.shape[-1] for array in arrays]
+    found = sorted(set(channels))
+    if len(found) < 2:
+        return
+    other = next(i for i, count in enumerate(channels) if count != channels[0])
+    counts = ", ".join(map(str, found[:-1])) + f" and {found[-1]}"
+    raise ValueError(
+        f"Images with mixed channel counts: found {counts} channels (image 0 has shape "
+        f"{arrays[0].shape}, image {other} has shape {arrays[other].shape}). Convert them "
+        "all to RGB (3 channels), e.g. with PIL's Image.convert('RGB'), or pass file paths, "
+        "which are read as RGB."
+    )
 
 
 def check_image_size(image_size):

@@ -190,6 +190,25 @@ def _call_in_chunks(model, X, chunk_size):
     return np.concatenate([ops.convert_to_numpy(model(c, training=False)) for c in chunks])
 
 
+def _check_not_text(X):
+    """Refuse strings, such as image file paths, where backbone=None takes feature rows."""
+    if isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: validate_data says so
+            return
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "USO":
+        return  # numbers, or a table validate_data checks
+    text = [value for value in X.ravel() if isinstance(value, (str, bytes, os.PathLike))]
+    if text:
+        raise ValueError(
+            "backbone=None takes feature rows (a 2-D numeric array of shape (n_samples, "
+            f"n_features)); got file paths or strings, such as {str(text[0])!r}. Give a backbone "
+            "name, such as backbone='mobilenet_v2', to read the images, or compute features "
+            "first with BackboneFeatures and fit on them."
+        )
+
+
 def validation_split_fits(n_samples, n_classes, validation_fraction):
     """Whether a stratified validation split of ``n_samples`` has every class on both sides."""
     n_validation = math.ceil(validation_fraction * n_samples)
@@ -511,6 +530,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, *, reset):
         if self.backbone is None:
+            _check_not_text(X)
             return validate_data(self, X, reset=reset, dtype=np.float32)
         images = check_images(X)
         if reset:

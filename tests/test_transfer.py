@@ -124,6 +124,56 @@ def test_too_few_classes_and_too_small_class(digits):
         small_cnn(early_stopping=True).fit(X[:60], y_small)
 
 
+GREY = np.zeros((32, 32), np.uint8)
+RGBA = np.zeros((32, 32, 4), np.uint8)
+
+
+@pytest.mark.parametrize(
+    "images",
+    [[GREY] * 3 + [RGBA] * 3, [GREY[..., np.newaxis]] * 3 + [RGBA] * 3],
+    ids=["2-D grey", "1-channel grey"],
+)
+def test_list_of_grey_and_rgba_images_is_refused_for_its_channels(images):
+    # Same height and width: the sizes are not the problem.
+    clf = small_cnn(epochs=1)
+    message = (
+        r"mixed channel counts: found 1 and 4 channels \(image 0 has shape \(32, 32(, 1)?\), "
+        r"image 3 has shape \(32, 32, 4\)\)\. Convert them all to RGB.*or pass file paths, "
+        "which are read as RGB"
+    )
+    with pytest.raises(ValueError, match=message):
+        clf.fit(images, np.arange(6) % 2)
+    assert not hasattr(clf, "model_")  # refused before building anything
+
+
+def test_list_of_2d_and_one_channel_grey_images_fits():
+    images = [np.full((32, 32), 10 * i, np.uint8) for i in range(3)]
+    images += [np.full((32, 32, 1), 10 * i, np.uint8) for i in range(3, 6)]
+    clf = small_cnn(epochs=1).fit(images, np.arange(6) % 2)
+    assert clf.predict(images).shape == (6,)
+
+
+@pytest.mark.parametrize(
+    "make_paths",
+    [list, lambda paths: np.array(paths)[:, np.newaxis]],
+    ids=["list", "column"],
+)
+def test_feature_rows_estimator_refuses_file_paths(make_paths):
+    paths = make_paths([f"image_{i}.png" for i in range(6)])
+    message = (
+        r"backbone=None takes feature rows \(a 2-D numeric array.*got file paths or strings, "
+        r"such as 'image_0\.png'\. Give a backbone name, such as backbone='mobilenet_v2', to "
+        "read the images, or compute features first with BackboneFeatures"
+    )
+    with pytest.raises(ValueError, match=message):
+        TransferImageClassifier(backbone=None).fit(paths, np.arange(6) % 2)
+    rng = np.random.RandomState(0)
+    clf = TransferImageClassifier(backbone=None, epochs=1, early_stopping=False, random_state=0)
+    clf.fit(rng.normal(size=(6, 3)), np.arange(6) % 2)
+    with pytest.raises(ValueError, match=message):
+        clf.predict(paths)
+
+
 def test_predict_refuses_other_channel_counts(digits):
     X, y = digits
     clf = small_cnn().fit(X[:30], y[:30])
