@@ -773,15 +773,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                     "group label per sample."
                 )
         fit_params, split_params, score_params = self._route(groups, fit_params)
-        classifier = _is_classifier(self.estimator)
-        if classifier:
-            check_classification_targets(y)
-            self.classes_ = np.unique(y)
-        elif self.sampling != "random":
-            raise ValueError(
-                f"sampling={self.sampling!r} needs class labels; {type(self.estimator).__name__} "
-                "is not a classifier. Use sampling='random'."
-            )
+        classifier = self._check_targets(y)
         rng = check_random_state(self.random_state)
         splits, plan = self._splits(X, y, groups, classifier, rng, split_params)
         n_classes = len(np.unique(y[splits[0][0]])) if classifier else 0
@@ -789,9 +781,39 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         self.train_sizes_ = self._absolute_sizes(self.n_train_, n_classes)
         self.n_scored_ = len(np.unique(np.concatenate([splits[i][1] for i in plan])))
 
-        # Every subsample is drawn here, in order, so the result does not depend
-        # on n_jobs or on the joblib backend.
-        jobs = [
+        jobs = self._draw_jobs(y, groups, splits, plan, rng)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
+        scorer = check_scoring(self.estimator, scoring=self.scoring)
+        estimators = [self._clone_estimator(seed) for seed in seeds]
+        outcomes = self._run_fits(jobs, estimators, X, y, scorer, (fit_params, score_params))
+        failed = self._record_outcomes(jobs, outcomes, groups)
+        self._fit_curve(failed)
+        self.chance_score_ = _chance_score(classifier, y, splits[plan[0]], scorer)
+        if self.refit:
+            train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
+            self._refit(X, y, train, test, seeds[-1] + 1, scorer, (fit_params, score_params))
+        return self
+
+    def _check_targets(self, y):
+        """Whether the estimator is a classifier, its targets checked (and ``classes_`` set)."""
+        if _is_classifier(self.estimator):
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+            return True
+        if self.sampling != "random":
+            raise ValueError(
+                f"sampling={self.sampling!r} needs class labels; {type(self.estimator).__name__} "
+                "is not a classifier. Use sampling='random'."
+            )
+        return False
+
+    def _draw_jobs(self, y, groups, splits, plan, rng):
+        """Every fit as ``(size, repeat, subsample rows, test rows)``.
+
+        All drawn here, in order, so the result does not depend on n_jobs or on
+        the joblib backend.
+        """
+        return [
             (
                 size,
                 repeat,
@@ -801,11 +823,10 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             for size in self.train_sizes_
             for repeat, i in enumerate(plan)
         ]
-        seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
-        scorer = check_scoring(self.estimator, scoring=self.scoring)
-        estimators = [self._clone_estimator(seed) for seed in seeds]
-        outcomes = self._run_fits(jobs, estimators, X, y, scorer, (fit_params, score_params))
-        shape = (len(self.train_sizes_), len(plan))
+
+    def _record_outcomes(self, jobs, outcomes, groups):
+        """Set ``scores_``, ``fit_times_``, ``test_sizes_`` (and groups); return which failed."""
+        shape = (len(self.train_sizes_), len(jobs) // len(self.train_sizes_))
         self.test_sizes_ = np.array([len(test) for *_, test in jobs]).reshape(shape)
         self.scores_ = np.array([score for score, _, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds, _ in outcomes]).reshape(shape)
@@ -817,36 +838,37 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             ).reshape(shape)
         if not np.all(np.isfinite(self.scores_[~failed])):
             raise ValueError(f"Some fits scored NaN or inf: {self.scores_.tolist()}.")
-        ran = ~failed.ravel()
-        sizes = np.repeat(self.train_sizes_, shape[1]).astype(float)
-        ran_sizes = np.unique(sizes[ran]).astype(int).tolist()
+        ran_sizes = np.unique(np.broadcast_to(self.train_sizes_[:, None], shape)[~failed])
         if failed.any() and len(ran_sizes) < min(3, len(self.train_sizes_)):
             first = next(error for _, _, error in outcomes if error is not None)
             raise ValueError(
-                f"Fits ran at {len(ran_sizes)} size(s) only ({ran_sizes}): {failed.sum()} of "
-                f"{failed.size} fits failed, the first with {type(first).__name__}: {first} "
-                "A learning curve needs at least 3 sizes."
+                f"Fits ran at {len(ran_sizes)} size(s) only ({ran_sizes.tolist()}): "
+                f"{failed.sum()} of {failed.size} fits failed, the first with "
+                f"{type(first).__name__}: {first} A learning curve needs at least 3 sizes."
             )
-        self.curve_ = self._make_curve(self.scores_[~failed])
-        curve_params = {}
-        if np.all((self.scores_[~failed] >= 0) & (self.scores_[~failed] <= 1)) and (
-            has_fit_parameter(self.curve_, "n_test")
-        ):
-            curve_params["n_test"] = self.n_scored_  # the noise of the held-out samples
-        self.curve_.fit(sizes[ran, np.newaxis], self.scores_.ravel()[ran], **curve_params)
-        self.chance_score_ = _chance_score(classifier, y, splits[plan[0]], scorer)
+        return failed
 
-        if self.refit:
-            train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
-            self.estimator_ = self._clone_estimator(seeds[-1] + 1)
-            params = _check_method_params(X, params=fit_params, indices=train)
-            self.estimator_.fit(_safe_indexing(X, train), y[train], **params)
-            if test is not None:
-                params = _check_method_params(X, params=score_params, indices=test)
-                self.test_score_ = float(
-                    scorer(self.estimator_, _safe_indexing(X, test), y[test], **params)
-                )
-        return self
+    def _fit_curve(self, failed):
+        """Fit ``curve_`` on the (size, score) of every fit that ran."""
+        scores = self.scores_[~failed]
+        sizes = np.broadcast_to(self.train_sizes_[:, None], failed.shape)[~failed]
+        self.curve_ = self._make_curve(scores)
+        params = {}
+        if np.all((scores >= 0) & (scores <= 1)) and has_fit_parameter(self.curve_, "n_test"):
+            params["n_test"] = self.n_scored_  # the noise of the held-out samples
+        self.curve_.fit(sizes.astype(float)[:, np.newaxis], scores, **params)
+
+    def _refit(self, X, y, train, test, seed, scorer, params):
+        """Fit ``estimator_`` on ``train``; score it on ``test`` as ``test_score_`` (if any)."""
+        fit_params, score_params = params
+        self.estimator_ = self._clone_estimator(seed)
+        fit_params = _check_method_params(X, params=fit_params, indices=train)
+        self.estimator_.fit(_safe_indexing(X, train), y[train], **fit_params)
+        if test is not None:
+            score_params = _check_method_params(X, params=score_params, indices=test)
+            self.test_score_ = float(
+                scorer(self.estimator_, _safe_indexing(X, test), y[test], **score_params)
+            )
 
     def _run_fits(self, jobs, estimators, X, y, scorer, params):
         """The (score, seconds, error) of every job: from the fit records, or fitted now.

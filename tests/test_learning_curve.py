@@ -311,6 +311,7 @@ def test_unbounded_scores_get_an_unbounded_curve(digits):
         (dict(train_sizes=[2, 10, 20]), r"\[2\] samples, fewer than the 4 classes"),
         (dict(train_sizes=[0.001, 0.2, 0.5]), r"fewer than the 4 classes"),
         (dict(train_sizes=[0.2, 0.5, 1.5]), r"must lie in \(0, 1\]"),
+        (dict(train_sizes=[np.nan, 0.2, 0.5]), r"must be finite numbers, got \[nan, 0.2, 0.5\]"),
         (dict(train_sizes=[10, 20, 100000]), r"\[100000\] samples, but only \d+ are available"),
         (dict(train_sizes=[]), "non-empty"),
         (dict(train_sizes=[10, 20], curve=None), r"2 distinct size\(s\), \[10, 20\]"),
