@@ -9,8 +9,7 @@ from ._loaders import load_image_csv, load_image_folder
 from ._plotting import LearningCurveExtrapolationDisplay, TrainingHistoryDisplay
 from ._power_law import LearningCurveWarning, PowerLawRegressor
 from ._transfer import TransferImageClassifier, load_model
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 __all__ = [
     "BACKBONES",

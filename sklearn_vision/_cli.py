@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
-from . import __version__
 from ._backbones import BACKBONES
 from ._power_law import LearningCurveWarning
+from ._version import __version__
 
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.

@@ -14,6 +14,8 @@ import zipfile
 
 import numpy as np
 
+from ._version import __version__
+
 METADATA = "sklearn_vision.json"
 FORMAT = 1  # raised when a file this version writes cannot be read by older ones
 SERVING_NAME = "sklearn_vision_classifier"
@@ -135,7 +137,6 @@ def save(clf, path):
     """Write the fitted ``clf`` to a ``.keras`` file: :meth:`TransferImageClassifier.save`."""
     import keras
 
-    from . import __version__
 
     path = os.fspath(path)
     if not path.endswith(".keras"):
@@ -186,7 +187,6 @@ def _plain(value):
 
 def read_metadata(path):
     """The JSON metadata of a saved model, with clear errors for files that are not one."""
-    from . import __version__
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path!r}.")

@@ -17,8 +17,11 @@ def _imports_of(path):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             if node.module:
                 found.add(node.module)
-            else:
-                found.update(alias.name for alias in node.names)
+            else:  # ``from . import name``: a module, or a name of the package's __init__
+                found.update(
+                    alias.name if (PACKAGE / f"{alias.name}.py").exists() else "__init__"
+                    for alias in node.names
+                )
     return found
 
 
