@@ -723,6 +723,60 @@ def _describe_protocol(lce):
 
 def _report(lce, target):
     """Print the table and the answers; return them as a JSON-ready dict."""
+    _print_table(lce)
+    _print_refit(lce)
+    curve, n = lce.curve_, lce.n_train_
+    weights = curve.curve_weights_
+    described = ", ".join(f"{name} {weight:.2f}" for name, weight in weights.items())
+    print(f"Extrapolated (curves {described}; levels off at {float(curve.asymptote_):.3f}):")
+    for name in curve.irregularities_:
+        print(f"  Warning: the measured curve is irregular ({name}): plan with the interval.")
+    multiples = [2, 5, 10]
+    more = [factor * n for factor in multiples]
+    more_low, more_high = lce.score_interval(more)
+    more_score = lce.predict_score(more)
+    for factor, size, score, lo, hi in zip(
+        multiples, more, more_score, more_low, more_high, strict=True
+    ):
+        print(f"  {factor:>2}x  {size:>8} images: {score:.3f} [{lo:.3f}, {hi:.3f}]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LearningCurveWarning)  # worded below
+        needed = float(lce.samples_needed(target)[0])
+        planned = float(lce.samples_needed(target, confidence=0.95)[0])
+    print(_answer(lce, target, needed, planned))
+    groups = getattr(lce, "n_train_groups_", None)
+    return {
+        "train_sizes": lce.train_sizes_.tolist(),
+        "scores": lce.scores_.tolist(),
+        "protocol": _describe_protocol(lce),
+        "n_scored": int(lce.n_scored_),
+        "predictions_per_size": lce.test_sizes_.sum(axis=1).tolist(),
+        "chance_score": lce.chance_score_,
+        "curve": {
+            "model": curve.model_,
+            "asymptote": float(curve.asymptote_),
+            "weights": {name: float(w) for name, w in weights.items()},
+            "params": {
+                name: np.asarray(params, dtype=float).tolist()
+                for name, params in curve.curve_params_.items()
+            },
+            "irregularities": list(curve.irregularities_),
+        },
+        "n_train": int(n),
+        "train_groups": None if groups is None else groups.mean(axis=1).tolist(),
+        "test_score": getattr(lce, "test_score_", None),
+        "extrapolation": [
+            {"n_samples": int(size), "score": float(s), "lower": float(lo), "upper": float(hi)}
+            for size, s, lo, hi in zip(more, more_score, more_low, more_high, strict=True)
+        ],
+        "target": target,
+        "samples_needed": _json_number(needed),
+        "samples_needed_pessimistic": _json_number(planned),
+    }
+
+
+def _print_table(lce):
+    """The measured scores per size, with the curve and its interval there."""
     sizes = lce.train_sizes_
     low, high = lce.score_interval(sizes)
     fitted = lce.predict_score(sizes)
@@ -742,63 +796,19 @@ def _report(lce, target):
             f"{fitted[i]:6.3f}  [{low[i]:.3f}, {high[i]:.3f}]"
         )
     print("(scored: the held-out predictions each mean averages)")
-    n = lce.n_train_
+
+
+def _print_refit(lce):
+    """The model trained on the most images, and its held-out accuracy when it has one."""
     test_score = getattr(lce, "test_score_", None)
     if test_score is None:
         print(f"\nModel trained on all {lce.n_scored_} images (no held-out split with --cv)")
     else:
         # The refit's held-out images are those of the first fit's split.
         print(
-            f"\nModel trained on {n} images, scored on {lce.test_sizes_[0][0]} held-out "
-            f"images: accuracy {test_score:.3f}"
+            f"\nModel trained on {lce.n_train_} images, scored on {lce.test_sizes_[0][0]} "
+            f"held-out images: accuracy {test_score:.3f}"
         )
-    curve = lce.curve_
-    weights = curve.curve_weights_
-    described = ", ".join(f"{name} {weight:.2f}" for name, weight in weights.items())
-    print(f"Extrapolated (curves {described}; levels off at {float(curve.asymptote_):.3f}):")
-    for name in curve.irregularities_:
-        print(f"  Warning: the measured curve is irregular ({name}): plan with the interval.")
-    multiples = [2, 5, 10]
-    more = [factor * n for factor in multiples]
-    more_low, more_high = lce.score_interval(more)
-    more_score = lce.predict_score(more)
-    for factor, size, score, lo, hi in zip(
-        multiples, more, more_score, more_low, more_high, strict=True
-    ):
-        print(f"  {factor:>2}x  {size:>8} images: {score:.3f} [{lo:.3f}, {hi:.3f}]")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LearningCurveWarning)  # worded below
-        needed = float(lce.samples_needed(target)[0])
-        planned = float(lce.samples_needed(target, confidence=0.95)[0])
-    print(_answer(lce, target, needed, planned))
-    return {
-        "train_sizes": sizes.tolist(),
-        "scores": lce.scores_.tolist(),
-        "protocol": _describe_protocol(lce),
-        "n_scored": int(lce.n_scored_),
-        "predictions_per_size": predictions.tolist(),
-        "chance_score": lce.chance_score_,
-        "curve": {
-            "model": curve.model_,
-            "asymptote": float(curve.asymptote_),
-            "weights": {name: float(w) for name, w in weights.items()},
-            "params": {
-                name: np.asarray(params, dtype=float).tolist()
-                for name, params in curve.curve_params_.items()
-            },
-            "irregularities": list(curve.irregularities_),
-        },
-        "n_train": int(n),
-        "train_groups": None if groups is None else groups.mean(axis=1).tolist(),
-        "test_score": test_score,
-        "extrapolation": [
-            {"n_samples": int(size), "score": float(s), "lower": float(lo), "upper": float(hi)}
-            for size, s, lo, hi in zip(more, more_score, more_low, more_high, strict=True)
-        ],
-        "target": target,
-        "samples_needed": _json_number(needed),
-        "samples_needed_pessimistic": _json_number(planned),
-    }
 
 
 def _answer(lce, target, needed, planned):

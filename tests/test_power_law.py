@@ -317,11 +317,10 @@ def test_worse_end_of_a_regular_curve_never_falls_with_more_data(seed):
         pytest.skip(f"drew an irregular curve ({curve.irregularities_})")
     far = np.geomspace(225, 225 * 1e4, 300)
     lower, upper = curve.predict_interval(far[:, None])
+    # The band widens faster than the curve rises (before, the lower end fell
+    # from 0.937 at 110 images to 0.871 at 2,200 on such a curve).
     assert np.all(np.diff(lower) >= -1e-12)
-    # Before the envelope the worse end fell far out (the band widens faster than
-    # the curve rises): the envelope is what holds it.
-    raw_lower = -curve._raw_band(far / curve.n_max_, curve.confidence)[1]
-    assert raw_lower[-1] < lower[-1]
+    assert np.all(np.diff(upper - lower) >= -1e-12)
     # One-sided assurance: the bound at a size never exceeds the prediction there.
     assert np.all(lower <= curve.predict(far[:, None]) + 1e-12)
 
