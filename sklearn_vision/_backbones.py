@@ -122,6 +122,64 @@ def preprocess_function(spec):
     return module.preprocess_input
 
 
+# How each keras.applications module's preprocess_input maps [0, 255] pixels
+# (keras/src/applications/imagenet_utils.py and the modules themselves): the
+# layers below do the same inside the saved model.
+_MODES = {
+    "mobilenet_v2": "tf",
+    "resnet_v2": "tf",
+    "xception": "tf",
+    "inception_v3": "tf",
+    "resnet": "caffe",
+    "vgg16": "caffe",
+    "densenet": "torch",
+    "mobilenet_v3": None,  # preprocessing is inside these models
+    "efficientnet": None,
+    "efficientnet_v2": None,
+    "convnext": None,
+    "unit": "unit",
+}
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+
+
+def preprocessing_layers(spec):
+    """Keras layers doing what :func:`preprocess_function` does, to save inside a model.
+
+    What each ``keras.applications.<module>.preprocess_input`` does, as layers
+    that Keras's safe mode loads (no Lambda); ``tests/test_saving.py`` checks
+    that both give the same pixels for every backbone.
+    """
+    import keras
+
+    mode = _MODES[spec.preprocessing]
+    if mode is None:
+        return []
+    if mode == "unit":
+        return [keras.layers.Rescaling(1 / 255, name="preprocess")]
+    if mode == "tf":
+        return [keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")]
+    if mode == "torch":
+        mean, std = np.multiply(_TORCH_MEAN, 255), np.multiply(_TORCH_STD, 255)
+        return [keras.layers.Normalization(mean=mean, variance=std**2, name="preprocess")]
+    # "caffe": RGB to BGR, then the ImageNet mean of each channel subtracted; a
+    # 1x1 convolution with a fixed permutation kernel does both exactly.
+    kernel = np.zeros((1, 1, 3, 3), dtype="float32")
+    kernel[0, 0, [2, 1, 0], [0, 1, 2]] = 1.0
+    bias = -np.asarray(_CAFFE_MEAN_BGR, dtype="float32")
+    return [
+        keras.layers.Conv2D(
+            3,
+            1,
+            name="preprocess",
+            trainable=False,
+            kernel_initializer=keras.initializers.Constant(kernel),
+            bias_initializer=keras.initializers.Constant(bias),
+        )
+    ]
+
+
 def _small_cnn(input_shape, seed):
     import keras
 

@@ -20,71 +20,19 @@ METADATA = "sklearn_vision.json"
 FORMAT = 1  # raised when a file this version writes cannot be read by older ones
 SERVING_NAME = "sklearn_vision_classifier"
 
-# How each keras.applications module's preprocess_input maps [0, 255] pixels
-# (keras/src/applications/imagenet_utils.py and the modules themselves): the
-# layers below do the same inside the saved model.
-_MODES = {
-    "mobilenet_v2": "tf",
-    "resnet_v2": "tf",
-    "xception": "tf",
-    "inception_v3": "tf",
-    "resnet": "caffe",
-    "vgg16": "caffe",
-    "densenet": "torch",
-    "mobilenet_v3": None,  # preprocessing is inside these models
-    "efficientnet": None,
-    "efficientnet_v2": None,
-    "convnext": None,
-    "unit": "unit",
-}
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_TORCH_MEAN = (0.485, 0.456, 0.406)
-_TORCH_STD = (0.229, 0.224, 0.225)
-
-
-def preprocessing_layers(module):
-    """Keras layers doing what ``keras.applications.<module>.preprocess_input`` does."""
-    import keras
-
-    mode = _MODES[module]
-    if mode is None:
-        return []
-    if mode == "unit":
-        return [keras.layers.Rescaling(1 / 255, name="preprocess")]
-    if mode == "tf":
-        return [keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")]
-    if mode == "torch":
-        mean, std = np.multiply(_TORCH_MEAN, 255), np.multiply(_TORCH_STD, 255)
-        return [keras.layers.Normalization(mean=mean, variance=std**2, name="preprocess")]
-    # "caffe": RGB to BGR, then the ImageNet mean of each channel subtracted; a
-    # 1x1 convolution with a fixed permutation kernel does both exactly.
-    kernel = np.zeros((1, 1, 3, 3), dtype="float32")
-    kernel[0, 0, [2, 1, 0], [0, 1, 2]] = 1.0
-    bias = -np.asarray(_CAFFE_MEAN_BGR, dtype="float32")
-    return [
-        keras.layers.Conv2D(
-            3,
-            1,
-            name="preprocess",
-            trainable=False,
-            kernel_initializer=keras.initializers.Constant(kernel),
-            bias_initializer=keras.initializers.Constant(bias),
-        )
-    ]
-
 
 def serving_model(clf):
     """The fitted classifier as one Keras model: raw images (or rows) in, probabilities out."""
     import keras
 
-    from ._backbones import get_spec
+    from ._backbones import get_spec, preprocessing_layers
 
     if clf.backbone is None:
         inputs = keras.Input(shape=(clf.n_features_in_,), name="features")
         return keras.Model(inputs, clf.model_(inputs), name=SERVING_NAME)
     inputs = keras.Input(shape=(None, None, 3), name="images")
     x = keras.layers.Resizing(*clf.image_size_, interpolation="bilinear", name="resize")(inputs)
-    for layer in preprocessing_layers(get_spec(clf.backbone).preprocessing):
+    for layer in preprocessing_layers(get_spec(clf.backbone)):
         x = layer(x)
     return keras.Model(inputs, clf.model_(x), name=SERVING_NAME)
 
@@ -136,7 +84,6 @@ def _decode(value):
 def save(clf, path):
     """Write the fitted ``clf`` to a ``.keras`` file: :meth:`TransferImageClassifier.save`."""
     import keras
-
 
     path = os.fspath(path)
     if not path.endswith(".keras"):

@@ -1,6 +1,5 @@
 """TransferImageClassifier: a pretrained Keras backbone and a new head, as a classifier."""
 
-import json
 import math
 import os
 import warnings
@@ -38,7 +37,6 @@ from ._features import cached_predict
 from ._images import check_images
 from ._intensity import check_window
 from ._keras_utils import (
-    architecture,
     dtype_policy,
     gpu_available,
     inference,
@@ -49,9 +47,9 @@ from ._keras_utils import (
 )
 from ._saving import export, read_saved, save
 from ._tf_data import image_read_errors, make_dataset
+from ._training import LOSS, Trainer, call_in_chunks, make_optimizer, split_models, trainer_key
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
-_LOSS = "sparse_categorical_crossentropy"
 
 
 def resolve_cache(cache, *, backbone, augmentation):
@@ -88,106 +86,6 @@ def resolve_cache(cache, *, backbone, augmentation):
             "keyed by its configuration. Use cache='auto' or cache=False."
         )
     return possible if cache in ("auto", True) else None
-
-
-def _make_optimizer(optimizer, learning_rate):
-    """Return a new optimizer of the given kind at ``learning_rate``."""
-    import keras
-
-    template = keras.optimizers.get(optimizer)
-    config = {**template.get_config(), "learning_rate": learning_rate}
-    return type(template).from_config(config)
-
-
-_LOSS = "sparse_categorical_crossentropy"
-
-
-class _Trainer:
-    """A compiled copy of a stage model whose traced training steps serve many fits.
-
-    Each fit copies its own model's state (weights and the random layers'
-    seeds) in, resets the optimizer to its starting state at the fit's learning
-    rate, trains, and copies the result back: the same computation as compiling
-    and fitting that model, without tracing its steps again.
-    """
-
-    def __init__(self, model, optimizer):
-        import keras
-
-        self.model = keras.models.clone_model(model)
-        self.model.compile(optimizer=optimizer, loss=_LOSS, metrics=["accuracy"])
-        self.model.optimizer.build(self.model.trainable_variables)
-        self._optimizer_start = [v.numpy() for v in self.model.optimizer.variables]
-
-    def fit(self, model, learning_rate, dataset, **fit_params):
-        """Train ``model`` (of the trainer's architecture) from its state; return the History."""
-        _copy_state(model, self.model)
-        for variable, value in zip(
-            self.model.optimizer.variables, self._optimizer_start, strict=True
-        ):
-            variable.assign(value)
-        self.model.optimizer.learning_rate = learning_rate
-        history = self.model.fit(dataset, **fit_params)
-        _copy_state(self.model, model)
-        return history
-
-    def release(self):
-        release_step_functions(self.model)
-
-
-def _copy_state(source, target):
-    """Assign ``source``'s variables (weights and seeds) to ``target``'s, which match."""
-    pairs = list(zip(source.variables, target.variables, strict=True))
-    if any(tuple(a.shape) != tuple(b.shape) for a, b in pairs):
-        raise RuntimeError("A pooled trainer does not match the model it trains.")
-    for a, b in pairs:
-        b.assign(a)
-
-
-def _trainer_key(model, optimizer):
-    """What a trainer must share with a fit to serve it: architecture and optimizer.
-
-    Seeds and initializers are left out: the state they give (weights, random
-    layers' seed state) is copied in at every fit.
-    """
-    layers = [
-        (kind, {k: v for k, v in config.items() if k != "seed" and not k.endswith("initializer")})
-        for kind, config in architecture(model)
-    ]
-    shapes = [[tuple(t.shape) for t in model.inputs], [tuple(v.shape) for v in model.variables]]
-    config = {k: v for k, v in optimizer.get_config().items() if k not in ("name", "learning_rate")}
-    return json.dumps(
-        [layers, shapes, type(optimizer).__name__, config], sort_keys=True, default=repr
-    )
-
-
-def _split_models(backbone, index):
-    """Return (bottom, top) models of ``backbone`` cut at the input of layer ``index``.
-
-    None when the cut is not one tensor (a skip connection crosses it, or the
-    layer has several inputs) or there is nothing below it.
-    """
-    import keras
-
-    cut = backbone.layers[index].input
-    if index >= 1 and isinstance(cut, keras.KerasTensor):
-        try:
-            return keras.Model(backbone.input, cut), keras.Model(cut, backbone.output)
-        except ValueError:
-            pass
-    return None
-
-
-def _call_in_chunks(model, X, chunk_size):
-    """Return ``model``'s inference output on the rows of ``X``, called chunk by chunk.
-
-    For the trained part of a model on cached inputs: called directly, it needs
-    no traced predict function, whose tracing costs more than the call.
-    """
-    from keras import ops
-
-    chunks = [X[start : start + chunk_size] for start in range(0, len(X), chunk_size)]
-    return np.concatenate([ops.convert_to_numpy(model(c, training=False)) for c in chunks])
 
 
 def _check_not_text(X):
@@ -887,7 +785,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         layer has several inputs) or there is nothing below it: then stage 2
         runs on images. ``cache=True`` asks for the split and raises instead.
         """
-        split = _split_models(backbone, index)
+        split = split_models(backbone, index)
         if split is None and self.cache is True:
             raise ValueError(
                 f"cache=True cannot cache stage 2 of this backbone: the input of layer "
@@ -970,15 +868,15 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             shuffle=False,  # the dataset reshuffles itself, reproducibly
             verbose=self.verbose,
         )
-        optimizer = _make_optimizer(self.optimizer, learning_rate)
+        optimizer = make_optimizer(self.optimizer, learning_rate)
         if pooled:
-            key = _trainer_key(model, optimizer)
+            key = trainer_key(model, optimizer)
             with get_feature_cache().borrowed_trainer(
-                key, lambda: _Trainer(model, optimizer)
+                key, lambda: Trainer(model, optimizer)
             ) as trainer:
                 history = trainer.fit(model, learning_rate, train_ds, **fit_params)
         else:
-            model.compile(optimizer=optimizer, loss=_LOSS, metrics=["accuracy"])
+            model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
             history = model.fit(train_ds, **fit_params)
             release_step_functions(model)
         return {name: [float(v) for v in values] for name, values in history.history.items()}
@@ -1014,7 +912,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             # one pass of that part and of their trained parts each.
             fixed, trained = self._cached_parts()
             inputs = cached_predict(fixed, X, **self._cache_keys(), verbose=self.verbose)
-            proba = _call_in_chunks(trained, inputs, self.batch_size)
+            proba = call_in_chunks(trained, inputs, self.batch_size)
         else:
             # Not Model.predict: its traced function would stay on model_ (and in
             # TensorFlow's registry) after the estimator is gone.
@@ -1041,7 +939,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 
         head = self.model_.get_layer("head")
         if self.fine_tune_index_ is not None and self.history_["fine_tune"]:
-            split = _split_models(self.model_.layers[1], self.fine_tune_index_)
+            split = split_models(self.model_.layers[1], self.fine_tune_index_)
             if split is not None:
                 bottom, top = split
                 return bottom, pooled_model(top, head=head, name="fine_tune_top")

@@ -13,8 +13,8 @@ import pytest
 from sklearn.base import clone
 
 from sklearn_vision import TransferImageClassifier, load_model
-from sklearn_vision._backbones import BACKBONES, preprocess_function
-from sklearn_vision._saving import METADATA, preprocessing_layers
+from sklearn_vision._backbones import BACKBONES, preprocess_function, preprocessing_layers
+from sklearn_vision._saving import METADATA
 
 from .conftest import mobilenet
 
@@ -55,9 +55,20 @@ def test_round_trip_in_a_fresh_process(fitted, saved, tmp_path):
 
 def test_loaded_classifier_is_fitted_clones_and_refits(fitted, saved, monkeypatch):
     clf, X_test, labels = fitted
-    # No pickle anywhere in loading.
-    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
-    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    y_test = labels[90:120]
+    refit_params = dict(epochs=1, fine_tune_epochs=0)
+    # Fitted before loading, so nothing loading leaves behind can reach it.
+    fresh = TransferImageClassifier(**clf.get_params()).set_params(**refit_params)
+    fresh.fit(X_test, y_test)
+    # No pickle anywhere in loading, nor joblib's unpickler (which bypasses pickle.load).
+    for module, name in [
+        (pickle, "load"),
+        (pickle, "loads"),
+        (joblib, "load"),
+        (joblib.numpy_pickle, "load"),
+    ]:
+        where = f"{module.__name__}.{name}"
+        monkeypatch.setattr(module, name, lambda *a, _at=where, **k: pytest.fail(f"{_at} called"))
     loaded = load_model(saved)
     assert loaded.classes_.tolist() == clf.classes_.tolist()
     assert loaded.classes_.dtype == clf.classes_.dtype
@@ -65,8 +76,13 @@ def test_loaded_classifier_is_fitted_clones_and_refits(fitted, saved, monkeypatc
     assert loaded.fine_tune_index_ == clf.fine_tune_index_
     assert loaded.get_params() == clf.get_params()  # tuples and non-string keys kept
     np.testing.assert_allclose(loaded.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-6)
-    refit = clone(loaded).set_params(epochs=1, fine_tune_epochs=0).fit(X_test, labels[90:120])
-    assert refit.predict(X_test).shape == (30,)
+    # A clone, and the loaded classifier itself, refit as a new one would: same random_state,
+    # same data, same predictions; nothing of the saved model carries over.
+    expected = fresh.predict_proba(X_test)
+    for refit in (clone(loaded).set_params(**refit_params), loaded.set_params(**refit_params)):
+        refit.fit(X_test, y_test)
+        np.testing.assert_allclose(refit.predict_proba(X_test), expected, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(refit.predict(X_test), fresh.predict(X_test))
 
 
 @contextmanager
@@ -158,7 +174,7 @@ def test_preprocessing_layers_match_keras_applications(module):
     spec = next(spec for spec in BACKBONES.values() if spec.preprocessing == module)
     expected = np.asarray(preprocess_function(spec)(images.copy()))
     x = images
-    for layer in preprocessing_layers(module):
+    for layer in preprocessing_layers(spec):
         x = layer(x)
     np.testing.assert_allclose(np.asarray(x), expected, rtol=1e-5, atol=1e-4)
 
