@@ -7,19 +7,47 @@ from PIL import Image
 from sklearn_vision import read_image
 from sklearn_vision._decoding import resize_bilinear
 
+GREY = (np.arange(24, dtype=np.uint8) * 10).reshape(4, 6)
+ALPHA = np.resize(np.array([0, 1, 128, 255], np.uint8), (4, 6))
+PALETTE = np.array([[255, 0, 0], [0, 128, 0], [10, 20, 30], [200, 100, 50]], np.uint8)
+INDICES = np.arange(24, dtype=np.uint8).reshape(4, 6) % 4
+
+
+def _palette_image():
+    image = Image.new("P", (6, 4))
+    image.putdata(INDICES.ravel().tolist())
+    image.putpalette(PALETTE.ravel().tolist())
+    return image
+
 
 @pytest.mark.parametrize(
-    "mode, color",
-    [("L", 128), ("RGBA", (10, 20, 30, 0)), ("CMYK", (0, 255, 255, 0)), ("P", 3)],
+    "mode, image, expected",
+    [
+        # Grey replicated to the three channels.
+        ("L", lambda: Image.fromarray(GREY), np.repeat(GREY[..., np.newaxis], 3, axis=-1)),
+        # Alpha dropped, as read_image documents: the colours as stored, not composited.
+        (
+            "RGBA",
+            lambda: Image.fromarray(np.stack([GREY, 255 - GREY, GREY // 2, ALPHA], axis=-1)),
+            np.stack([GREY, 255 - GREY, GREY // 2], axis=-1),
+        ),
+        # Each index looked up in the palette.
+        ("P", _palette_image, PALETTE[INDICES]),
+        ("CMYK", lambda: Image.new("CMYK", (6, 4), (0, 255, 255, 0)), None),
+    ],
 )
-def test_read_image_converts_to_rgb(tmp_path, mode, color):
+def test_read_image_converts_to_rgb(tmp_path, mode, image, expected):
     extension = "jpg" if mode == "CMYK" else "png"
     path = tmp_path / f"image.{extension}"
-    Image.new(mode, (6, 4), color).save(path)
-    image = read_image(path)
-    assert image.shape == (4, 6, 3) and image.dtype == np.uint8
-    if mode == "CMYK":  # cyan-free, magenta and yellow full: red
-        assert image[0, 0, 0] > 200 and image[0, 0, 1] < 60
+    image = image()
+    assert image.mode == mode
+    image.save(path)
+    pixels = read_image(path)
+    assert pixels.shape == (4, 6, 3) and pixels.dtype == np.uint8
+    if mode == "CMYK":  # cyan-free, magenta and yellow full: red (JPEG is lossy)
+        assert pixels[0, 0, 0] > 200 and pixels[0, 0, 1] < 60
+    else:
+        np.testing.assert_array_equal(pixels, expected)
     assert read_image(path, (10, 12)).shape == (10, 12, 3)
 
 

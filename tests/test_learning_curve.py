@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.datasets import load_digits, make_regression
 from sklearn.dummy import DummyClassifier
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score
 from sklearn.svm import LinearSVC
@@ -260,7 +260,7 @@ def test_delegation_follows_the_estimator(digits):
     assert hasattr(lce, "decision_function") and not hasattr(lce, "predict_proba")
     no_refit = fast_curve(logistic(), train_sizes=[20, 40, 80], n_repeats=1, refit=False).fit(X, y)
     assert not hasattr(no_refit, "estimator_")
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError, match="This LearningCurveEstimator instance is not fitted"):
         no_refit.predict(X)
 
 

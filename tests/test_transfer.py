@@ -5,7 +5,13 @@ import sys
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import GridSearchCV, cross_val_score, learning_curve
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    cross_val_score,
+    learning_curve,
+)
 
 from sklearn_vision import BACKBONES, TransferImageClassifier
 from sklearn_vision._backbones import fine_tune_index, get_spec
@@ -71,20 +77,34 @@ def test_string_labels_grayscale_and_probabilities(digits):
     labels = np.array(["zero", "one", "two"])[y[:60]]
     gray = X[:60, :, :, 0]
     clf = small_cnn().fit(gray, labels)
-    assert list(clf.classes_) == ["one", "two", "zero"]
+    assert list(clf.classes_) == sorted(set(labels)) == ["one", "two", "zero"]
     assert clf.n_classes_ == 3
     proba = clf.predict_proba(gray[..., np.newaxis])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert set(clf.predict(gray)) <= set(labels)
+    predicted = clf.predict(gray)
+    np.testing.assert_array_equal(predicted, clf.classes_[np.argmax(proba, axis=1)])
+    assert set(predicted) <= set(labels)
+    # A grey image is its value in all three channels: the same predictions as RGB.
+    rgb = np.repeat(gray[..., np.newaxis], 3, axis=-1)
+    np.testing.assert_allclose(clf.predict_proba(rgb), proba, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(rgb), predicted)
 
 
 def test_predict_resizes_other_image_sizes(digits):
-    X, y = digits
-    clf = small_cnn().fit(X[:60], y[:60])
+    import tensorflow as tf
+
     from sklearn_vision.datasets import load_digits_images
 
-    X48 = load_digits_images(image_size=48, n_class=3, return_X_y=True)[0][:5]
-    assert clf.predict(X48).shape == (5,)
+    X, y = digits
+    clf = small_cnn().fit(X[:60], y[:60])
+    for size in (48, 20):
+        other = load_digits_images(image_size=size, n_class=3, return_X_y=True)[0][:8]
+        # Resized beforehand as predict documents it: bilinear, as tf.image.resize does.
+        resized = tf.image.resize(other.astype(np.float32), clf.image_size_).numpy()
+        assert resized.shape == (8, 32, 32, 3)
+        expected = clf.predict_proba(resized)
+        np.testing.assert_allclose(clf.predict_proba(other), expected, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(clf.predict(other), clf.classes_[expected.argmax(axis=1)])
 
 
 @pytest.mark.parametrize(
@@ -395,9 +415,21 @@ def test_model_selection_tools(digits):
     }[best.fine_tune_from]
     assert best.fine_tune_index_ == expected
     sizes, train_scores, test_scores = learning_curve(
-        small_cnn(epochs=3), X, y, train_sizes=[0.5, 1.0], cv=3
+        small_cnn(epochs=10), X, y, train_sizes=[0.5, 1.0], cv=3
     )
-    assert test_scores.shape == (2, 3)
+    np.testing.assert_array_equal(sizes, [30, 60])  # of the 60 training images of a fold
+    assert train_scores.shape == test_scores.shape == (2, 3)
+    assert np.all((test_scores >= 0) & (test_scores <= 1))
+    assert test_scores[1].mean() > 0.6  # 3 classes: chance is 1/3
+    # Each score is the accuracy of a fit on the first images of the fold's
+    # training part: the same as a new classifier fitted on them by hand.
+    folds = list(StratifiedKFold(3).split(X, y))
+    for size_index, fold in [(0, 0), (1, 2)]:
+        train, test = folds[fold]
+        subset = train[: sizes[size_index]]
+        by_hand = small_cnn(epochs=10).fit(X[subset], y[subset])
+        assert test_scores[size_index, fold] == accuracy_score(y[test], by_hand.predict(X[test]))
+        assert train_scores[size_index, fold] == by_hand.score(X[subset], y[subset])
 
 
 def test_refit_releases_the_previous_model():
@@ -426,13 +458,15 @@ assert old_model() is None, "the first model outlived the refit"
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TensorFlow keeps memory of every trained model: plain keras.Model.fit in a "
-    "loop grows RSS too, clear_session() does not help (keras-team/keras#17458, #20552; "
-    "measured 170 MB per MobileNetV2 fit, 4 MB per tiny convnet fit, TF 2.21/Keras 3.15)",
-)
-def test_repeated_fits_do_not_grow_memory(digits):
+def test_repeated_fits_grow_memory_no_more_than_today(digits):
+    """A bound on the memory each fit leaves behind, which fails on a regression.
+
+    TensorFlow keeps memory of every trained model: a plain keras.Model.fit in a
+    loop grows RSS too, and clear_session() does not help (keras-team/keras#17458,
+    #20552). Measured with TF 2.21 and Keras 3.15: 9.9 MB a fit here (this small
+    convnet, 30 images, 1 epoch), 15.7 MB for a plain Keras loop. The bound is
+    twice today's growth.
+    """
     X, y = digits
     if rss_bytes() is None:
         pytest.skip("needs /proc/self/statm")
@@ -441,9 +475,9 @@ def test_repeated_fits_do_not_grow_memory(digits):
     for _ in range(20):
         clf.fit(X[:30], y[:30]).predict(X[:10])
         rss.append(rss_bytes())
-    # Allow warm-up over the first 5 fits, then under 1 MB per fit.
+    # Allow warm-up over the first 5 fits.
     growth = (rss[-1] - rss[4]) / 15
-    assert growth < 1e6, f"RSS grew {growth / 1e6:.1f} MB per fit: {[r // 2**20 for r in rss]}"
+    assert growth < 20e6, f"RSS grew {growth / 1e6:.1f} MB per fit: {[r // 2**20 for r in rss]}"
 
 
 @pytest.mark.slow
