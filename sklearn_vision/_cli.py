@@ -519,13 +519,16 @@ def _check_csv_columns(args):
 def _check_classes(labels, command):
     """Stop on a class too small for ``command``, naming it and the option that leaves it out."""
     names, counts = np.unique(labels, return_counts=True)
-    small = [f"{name!r} ({count})" for name, count in zip(names, counts, strict=True) if count < 2]
-    if small:
-        kept = ",".join(str(name) for name, count in zip(names, counts, strict=True) if count >= 2)
+    single = [repr(str(name)) for name in names[counts < 2]]
+    if single:
+        kept = ",".join(str(name) for name in names[counts >= 2])
+        subject = (
+            f"class {single[0]} has" if len(single) == 1 else (f"classes {', '.join(single)} have")
+        )
         raise CommandError(
-            f"class {', '.join(small)} has a single image: {command} needs at least 2 images of "
-            f"each class, one to train on and one to score. Add images, or leave the class out "
-            f"with --classes {kept}"
+            f"{subject} a single image: {command} needs at least 2 images of each class, "
+            f"one to train on and one to score. Add images, or leave it out with "
+            f"--classes {kept}"
         )
 
 
@@ -546,10 +549,10 @@ def _groups_from_names(filenames, pattern):
     return np.asarray(groups, dtype=object)
 
 
-def _classifier(args, labels, groups=None, smallest_fit=None):
-    """The TransferImageClassifier the options describe, its weights checked up front."""
+def _classifier(args):
+    """The TransferImageClassifier the options describe (see ``_set_up`` for the rest)."""
     from ._backbones import get_spec
-    from ._transfer import TransferImageClassifier, validation_split_fits
+    from ._transfer import TransferImageClassifier
 
     bundled = args.folder is None and args.csv is None
     backbone = args.backbone or ("small_cnn" if bundled else "mobilenet_v2")
@@ -578,6 +581,14 @@ def _classifier(args, labels, groups=None, smallest_fit=None):
         augmentation_views=args.augmentation_views,
         random_state=args.seed,
     )
+    return clf
+
+
+def _set_up(clf, args, labels, groups=None, smallest_fit=None):
+    """Early stopping where the smallest fit allows it; the weights checked up front."""
+    from ._transfer import validation_split_fits
+
+    bundled = args.folder is None and args.csv is None
     # Early stopping needs every class on both sides of its validation split,
     # in the smallest fit too; with groups, a few groups on each side.
     n_samples, n_classes = smallest_fit or len(labels), len(np.unique(labels))
@@ -594,9 +605,8 @@ def _classifier(args, labels, groups=None, smallest_fit=None):
         )
         fits = False
     clf.set_params(early_stopping=not bundled and fits)
-    if weights is not None:
+    if clf.weights is not None:
         _check_weights(clf)
-    return clf
 
 
 def _check_weights(clf):
@@ -655,8 +665,9 @@ def _sample_size(args):
     _check_cache_dir(args.cache_dir)
     X, labels, groups, description, skipped = _load(args)
     _check_classes(labels, "a learning curve")
+    clf = _classifier(args)
     lce = LearningCurveEstimator(
-        None,
+        clf,
         train_sizes=args.train_sizes or _default_train_sizes(args),
         n_repeats=args.repeats,
         test_size=args.test_size,
@@ -664,16 +675,15 @@ def _sample_size(args):
         n_jobs=args.n_jobs,
         random_state=args.seed,
         verbose=int(not args.quiet),
-        memory=None if args.cache_dir is None else os.path.join(args.cache_dir, "fits"),
+        memory=args.cache_dir,  # fits in DIR/sklearn-vision-fits
     )
     if args.cache_dir is not None:
         from ._cache import set_feature_cache
 
-        set_feature_cache(location=os.path.join(args.cache_dir, "features"))
+        set_feature_cache(location=args.cache_dir)  # in DIR/sklearn-vision-features
     # The smallest fit decides on early stopping.
     sizes = lce.resolve_train_sizes(labels, groups)
-    clf = _classifier(args, labels, groups, smallest_fit=int(sizes.min()))
-    lce.set_params(estimator=clf)
+    _set_up(clf, args, labels, groups, smallest_fit=int(sizes.min()))
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
     print(f"Device: {_device()}")
@@ -788,11 +798,11 @@ def _print_table(lce):
         + f"{'mean':>6}  {'std':>6}  {'scored':>6}  {'curve':>6}  95% interval"
     )
     for i, size in enumerate(sizes):
-        scores = lce.scores_[i]
+        scores = lce.scores_[i]  # a failed fit scores NaN
         print(
             f"{size:>8}  "
             + (f"{groups[i].mean():6.0f}  " if groups is not None else "")
-            + f"{scores.mean():6.3f}  {scores.std():6.3f}  {predictions[i]:>6}  "
+            + f"{np.nanmean(scores):6.3f}  {np.nanstd(scores):6.3f}  {predictions[i]:>6}  "
             f"{fitted[i]:6.3f}  [{low[i]:.3f}, {high[i]:.3f}]"
         )
     print("(scored: the held-out predictions each mean averages)")
@@ -813,7 +823,7 @@ def _print_refit(lce):
 
 def _answer(lce, target, needed, planned):
     """The answer in words: measured, extrapolated, or not reached, and the plan."""
-    means = lce.scores_.mean(axis=1)
+    means = np.nanmean(lce.scores_, axis=1)  # a failed fit scores NaN
     reached = np.flatnonzero(means >= target)
     if len(reached):
         first = reached[0]
@@ -825,7 +835,7 @@ def _answer(lce, target, needed, planned):
         return (
             f"Accuracy {target:g} cannot be read from this curve: it is flat at chance level "
             f"({lce.chance_score_:.3f}), the model has not started to learn. Check the labels "
-            "and the model, or measure larger sizes (--train-sizes)."
+            "and the model, or add images."
         )
     elif math.isinf(needed):
         return (
@@ -838,9 +848,14 @@ def _answer(lce, target, needed, planned):
         return answer + f" ({planned:.0f} by the pessimistic end of the 95% interval)"
     largest = lce.train_sizes_[-1]
     peak = lce.score_interval(np.geomspace(largest, largest * 1e4, 64))[0].max()
+    more = (
+        "add images to plan on it"
+        if largest == lce.n_train_
+        else "measure up to all the training images (--train-sizes ...,1) to plan on it"
+    )
     return answer + (
         f" (the pessimistic end of the 95% interval stays below it, at {peak:.3f} at most: "
-        "the scores measured cannot rule out less; measure larger sizes to plan on it)"
+        f"the scores measured cannot rule out less; {more})"
     )
 
 
@@ -916,16 +931,15 @@ def _train(args):
     if args.folder is None and args.csv is None:
         raise CommandError("give the FOLDER of class subfolders, or --csv FILE, to train on")
     out = args.out
-    pickled = out.endswith((".joblib", ".pkl", ".pickle"))
-    if not (out.endswith(".keras") or pickled):
-        raise CommandError(f"--out {out}: name it model.keras (or .joblib for a pickle)")
     _check_output(out, "--out", (".keras", ".joblib", ".pkl", ".pickle"))
+    pickled = not out.lower().endswith(".keras")
     if args.plot:
         _require_matplotlib()
         _check_output(args.plot, "--plot", _plot_suffixes())
     X, labels, groups, description, _ = _load(args)
     train, test = _train_test(labels, groups, args.test_size, args.seed)
-    clf = _classifier(args, labels[train], None if groups is None else groups[train])
+    clf = _classifier(args)
+    _set_up(clf, args, labels[train], None if groups is None else groups[train])
     print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
     print(f"Device: {_device()}")

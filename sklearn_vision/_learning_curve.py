@@ -225,7 +225,8 @@ class FitRecords:
 
     The files are plain data: reading them never runs code, and a file that
     is not a record of this form (damaged, edited, or not ours) is ignored and
-    the fit run again. Only fits that succeeded are kept, so a fit that failed
+    the fit run again. Only fits that succeeded with a finite score are kept,
+    so a fit that failed
     (out of memory, say) is tried again on the next run. The files live in
     ``location/sklearn-vision-fits/``, named by a digest of what identifies
     the fit; nothing else under ``location`` is read or written.
@@ -266,8 +267,18 @@ class FitRecords:
         path = self._path(key)
         temporary = f"{path}.{os.getpid()}.tmp"
         with open(temporary, "w", encoding="utf-8") as file:
-            json.dump({"score": score, "seconds": seconds}, file)
+            json.dump({"score": score, "seconds": seconds}, file, allow_nan=False)
         os.replace(temporary, path)
+
+
+def _scoring_key(scoring):
+    """What identifies a scoring in the fit records: its name, or a digest of it."""
+    if isinstance(scoring, str):
+        return scoring
+    try:
+        return joblib.hash(scoring)
+    except Exception:  # not picklable (a lambda, say): its repr, never the same twice
+        return repr(scoring)
 
 
 def _chance_score(classifier, y, split, scorer):
@@ -311,6 +322,10 @@ def group_test_split(y, groups, test_size, classifier, random_state=None):
         train, test = next(cv.split(np.zeros(len(y)), y, groups))
     return np.sort(train), np.sort(test)
 
+
+# Scorers that are a proportion of the held-out samples (or a mean of such
+# proportions): their noise on n samples is at most binomial.
+_PROPORTIONS = ("accuracy", "balanced_accuracy")
 
 # A test split smaller than this (samples, or samples of its smallest class)
 # is too noisy to share between all fits: the default protocol scores every
@@ -603,7 +618,9 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         """The (train, test) splits, and the split of each fit at a size, in order."""
         if self.cv is None and scores_every_sample(y, self.test_size, self.n_repeats, classifier):
             splits = self._repeat_folds(y, groups, classifier, rng)
-            return splits, [i % len(splits) for i in range(self.n_repeats)]
+            # Each fold as often as the others (fewer folds than repeats: rounded up).
+            n_fits = -(-self.n_repeats // len(splits)) * len(splits)
+            return splits, [i % len(splits) for i in range(n_fits)]
         if self.cv is None and groups is None:
             indices = np.arange(len(y))
             train, test = train_test_split(
@@ -628,18 +645,30 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         return splits, [i for i in range(len(splits)) for _ in range(self.n_repeats)]
 
     def _repeat_folds(self, y, groups, classifier, rng):
-        """``n_repeats`` shuffled folds (fewer with fewer groups), stratified for classifiers.
+        """``n_repeats`` shuffled folds, stratified for classifiers.
 
-        The fold with the smallest training part comes first: the refit uses it.
+        Fewer when there are fewer groups, or (for classifiers) fewer samples
+        in the largest class. The fold with the smallest training part comes
+        first: the refit uses it.
         """
         n_splits = self.n_repeats
         if groups is not None:
             n_splits = min(n_splits, len(np.unique(groups)))
-            if n_splits < 2:
-                raise ValueError(
-                    "All samples belong to one group: a learning curve needs groups on both "
-                    "sides of a split. Give at least 2 groups, or no groups."
+        if classifier:
+            n_splits = min(n_splits, np.unique(y, return_counts=True)[1].max())
+        if n_splits < 2:
+            raise ValueError(
+                f"n_repeats={self.n_repeats} folds that score every sample need samples "
+                "on both sides of a split, and here "
+                + (
+                    "all samples belong to one group"
+                    if groups is not None
+                    else "each class has a single sample"
                 )
+                + ". Give more samples (or groups), or a test_size with cv=None and "
+                "n_repeats below 3."
+            )
+        if groups is not None:
             kind = StratifiedGroupKFold if classifier else GroupKFold
         else:
             kind = StratifiedKFold if classifier else KFold
@@ -649,6 +678,17 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             warnings.filterwarnings("ignore", "The least populated class", UserWarning)
             splits = [(np.sort(a), np.sort(b)) for a, b in cv.split(np.zeros(len(y)), y, groups)]
         return sorted(splits, key=lambda split: len(split[0]))
+
+    def _plan(self, X, y, groups, classifier, rng, split_params):
+        """The splits, the split of each fit at a size, and the sizes; set ``n_train_``.
+
+        What ``fit`` and :meth:`resolve_train_sizes` share.
+        """
+        splits, plan = self._splits(X, y, groups, classifier, rng, split_params)
+        self.n_train_ = min(len(splits[i][0]) for i in plan)
+        # The most classes a fit's training part can hold: no size may hold fewer.
+        n_classes = max(len(np.unique(y[splits[i][0]])) for i in plan) if classifier else 0
+        return splits, plan, self._absolute_sizes(self.n_train_, n_classes)
 
     def resolve_train_sizes(self, y, groups=None):
         """Return the training-set sizes, in samples, that ``fit`` will use on ``y``.
@@ -671,13 +711,12 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         y = column_or_1d(y)
         groups = None if groups is None else column_or_1d(groups)
-        classifier = self.estimator is None or _is_classifier(self.estimator)
+        classifier = _is_classifier(self.estimator)
         rng = check_random_state(copy.deepcopy(self.random_state))
-        splits, plan = self._splits(
-            np.zeros((len(y), 1)), y, groups, classifier, rng, {"groups": groups}
-        )
-        n_classes = len(np.unique(y[splits[plan[0]][0]])) if classifier else 0
-        return self._absolute_sizes(min(len(splits[i][0]) for i in plan), n_classes)
+        planner = copy.copy(self)  # planning sets n_train_: not on an unfitted estimator
+        return planner._plan(np.zeros((len(y), 1)), y, groups, classifier, rng, {"groups": groups})[
+            2
+        ]
 
     def _absolute_sizes(self, n_train, n_classes):
         sizes = np.asarray(self.train_sizes)
@@ -775,10 +814,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         fit_params, split_params, score_params = self._route(groups, fit_params)
         classifier = self._check_targets(y)
         rng = check_random_state(self.random_state)
-        splits, plan = self._splits(X, y, groups, classifier, rng, split_params)
-        n_classes = len(np.unique(y[splits[0][0]])) if classifier else 0
-        self.n_train_ = min(len(splits[i][0]) for i in plan)
-        self.train_sizes_ = self._absolute_sizes(self.n_train_, n_classes)
+        splits, plan, self.train_sizes_ = self._plan(X, y, groups, classifier, rng, split_params)
         self.n_scored_ = len(np.unique(np.concatenate([splits[i][1] for i in plan])))
 
         jobs = self._draw_jobs(y, groups, splits, plan, rng)
@@ -854,8 +890,8 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         sizes = np.broadcast_to(self.train_sizes_[:, None], failed.shape)[~failed]
         self.curve_ = self._make_curve(scores)
         params = {}
-        if np.all((scores >= 0) & (scores <= 1)) and has_fit_parameter(self.curve_, "n_test"):
-            params["n_test"] = self.n_scored_  # the noise of the held-out samples
+        if self.scoring in _PROPORTIONS and has_fit_parameter(self.curve_, "n_test"):
+            params["n_test"] = self.n_scored_  # the binomial noise of the held-out samples
         self.curve_.fit(sizes.astype(float)[:, np.newaxis], scores, **params)
 
     def _refit(self, X, y, train, test, seed, scorer, params):
@@ -882,8 +918,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         keys = [None] * len(jobs)
         if records is not None:
             data_key = joblib.hash((X, y, fit_params, score_params))
-            # A callable's repr holds its address: such a scoring is never reused.
-            scoring = self.scoring if isinstance(self.scoring, str) else repr(self.scoring)
+            scoring = _scoring_key(self.scoring)
             keys = [
                 records.key(data_key, estimator, subsample, test, scoring)
                 for (_, _, subsample, test), estimator in zip(jobs, estimators, strict=True)
@@ -912,7 +947,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         with progress:
             for i, outcome in zip(todo, results, strict=True):
                 outcomes[i] = outcome
-                if records is not None and outcome[2] is None:
+                if records is not None and outcome[2] is None and np.isfinite(outcome[0]):
                     records.put(keys[i], *outcome[:2])
                 size, repeat = jobs[i][:2]
                 progress.update(detail=f"size {size}, repeat {repeat + 1}/{per_size}", work=size)
@@ -1070,15 +1105,17 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 LearningCurveWarning,
                 stacklevel=2,
             )
-            sizes = np.where(target > self.chance_score_, np.inf, sizes)
+            better = 1 if getattr(self.curve_, "greater_is_better", True) else -1
+            sizes = np.where(better * (target - self.chance_score_) > 0, np.inf, sizes)
         return sizes
 
     def flat_at_chance(self):
         """Whether the measured curve is flat at chance level.
 
         Flat (the curve's ``irregularities_`` hold ``"flat"``), and the mean
-        score at the largest size lies within two standard errors (or 0.01)
-        of ``chance_score_``, the score of a model that ignores its inputs.
+        score at the largest size lies within two of the curve's standard
+        errors there (plus 0.01 for scores in [0, 1]) of ``chance_score_``, the
+        score of a model that ignores its inputs.
 
         Returns
         -------
@@ -1088,11 +1125,13 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "curve_")
         if self.chance_score_ is None or "flat" not in getattr(self.curve_, "irregularities_", ()):
             return False
-        last = self.scores_[-1][np.isfinite(self.scores_[-1])]
-        spread = last.std(ddof=1) / np.sqrt(len(last)) if len(last) > 1 else 0.0
-        margin = max(2 * spread, 0.01)
+        last = np.nanmean(self.scores_[-1])
+        # The curve's standard error at the largest size holds the binomial noise
+        # of the held-out samples, which a shared test split hides from the spread.
+        error = getattr(self.curve_, "standard_error_", np.nanstd(self.scores_[-1]))
+        margin = 2 * error + (0.01 if 0 <= self.chance_score_ <= 1 else 0.0)
         better = 1 if getattr(self.curve_, "greater_is_better", True) else -1
-        return bool(better * (last.mean() - self.chance_score_) <= margin)
+        return bool(better * (last - self.chance_score_) <= margin)
 
     # ------------------------------------------------------------------ delegation
 

@@ -185,7 +185,8 @@ def test_sample_size_with_patient_groups(tmp_path, digits, capsys, fresh_cache):
         assert main(["sample-size", *cached, "--json", str(tmp_path / "again.json")]) == 0
         again = json.loads((tmp_path / "again.json").read_text())
         assert again["scores"] == saved["scores"]
-    assert (tmp_path / "cache" / "fits").is_dir() and again["seconds"] < saved["seconds"]
+    assert (tmp_path / "cache" / "sklearn-vision-fits").is_dir()
+    assert again["seconds"] < saved["seconds"]
     # Whole patients of 3 images, but for one cut per class.
     for size, groups in zip([12, 24, 48], saved["train_groups"], strict=True):
         assert size / 3 <= groups <= size / 3 + 3
@@ -287,7 +288,7 @@ def test_a_class_with_a_single_image(tmp_path, folder, capsys):
     sizes = ["--train-sizes", "6,12,24", "--repeats", "2", "--epochs", "1", "-q"]
     assert main(["sample-size", str(folder), *FROM_SCRATCH, *sizes]) == 1
     err = capsys.readouterr().err
-    assert "class 'digit_9' (1) has a single image" in err
+    assert "class 'digit_9' has a single image: a learning curve needs at least 2" in err
     assert "--classes digit_0,digit_1,digit_2" in err
     kept = ["--classes", "digit_0,digit_1,digit_2"]
     assert main(["sample-size", str(folder), *FROM_SCRATCH, *sizes, *kept]) == 0

@@ -595,3 +595,42 @@ def test_resume_records_are_plain_data_and_keep_no_failure(tmp_path, monkeypatch
     final = fast_curve(CountsFits(counter), memory=store, **params).fit(X, y)
     assert counter.read_text() == "1"
     np.testing.assert_array_equal(final.scores_, again.scores_)
+
+
+def test_folds_are_capped_by_groups_and_classes_and_used_equally():
+    rng = np.random.RandomState(0)
+    X = np.c_[np.arange(60), rng.normal(size=60)]
+    y = np.tile([0, 1, 2], 20)
+    three_patients = np.repeat(["a", "b", "c"], 20)
+    ScoredRecorder.scored = []
+    lce = fast_curve(ScoredRecorder(), train_sizes=[3, 6, 12], n_repeats=5, refit=False)
+    lce.fit(X, y, groups=three_patients)
+    # 3 folds for 5 repeats: each fold twice a size, 6 fits, every sample scored twice.
+    assert lce.scores_.shape == (3, 6)
+    scored = np.concatenate(ScoredRecorder.scored[:6])
+    assert np.all(np.bincount(scored) == 2)
+    # Four samples a class and five repeats: four folds, not an error about n_splits.
+    small = fast_curve(logistic(), train_sizes=[3, 4, 6], n_repeats=5, refit=False)
+    small.fit(rng.normal(size=(8, 2)), np.tile([0, 1], 4))
+    assert small.scores_.shape == (3, 8)
+
+
+def test_binomial_noise_only_for_proportions():
+    X, y = make_regression(300, 5, noise=20, random_state=0)
+    params = dict(train_sizes=[10, 20, 40, 80], n_repeats=3, sampling="random", random_state=0)
+    r2 = LearningCurveEstimator(LinearRegression(), scoring="r2", **params).fit(X, y)
+    # Scores in [0, 1], but no proportion: the spread of the repeats alone.
+    spread = r2.scores_[-1].std(ddof=1) / np.sqrt(3)
+    assert r2.curve_.standard_error_ == pytest.approx(spread, rel=1e-6)
+
+
+def test_resume_records_keep_only_finite_scores(tmp_path):
+    X, y = load_digits(n_class=3, return_X_y=True)
+
+    def nan_score(estimator, X, y):
+        return np.nan
+
+    params = dict(train_sizes=[30, 60, 120], n_repeats=2, random_state=0, refit=False)
+    with pytest.raises(ValueError, match="scored NaN"):
+        fast_curve(logistic(), scoring=nan_score, memory=tmp_path, **params).fit(X / 16, y)
+    assert not (tmp_path / "sklearn-vision-fits").exists()
