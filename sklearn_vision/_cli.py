@@ -297,10 +297,11 @@ def _model_arguments(parser):
     group = parser.add_argument_group("model")
     group.add_argument(
         "--backbone",
-        choices=sorted(BACKBONES),
+        type=_backbones,
         metavar="NAME",
         help="keras.applications backbone or small_cnn, one of: "
-        f"{', '.join(sorted(BACKBONES))} (default: mobilenet_v2; small_cnn on the bundled data)",
+        f"{', '.join(sorted(BACKBONES))}; sample-size compares several, given as NAME,NAME "
+        "(default: mobilenet_v2; small_cnn on the bundled data)",
     )
     group.add_argument(
         "--weights",
@@ -360,6 +361,19 @@ def _fraction(text):
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
     return value
+
+
+def _backbones(text):
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in BACKBONES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown backbone {', '.join(unknown) or repr(text)}; choose from "
+            f"{', '.join(sorted(BACKBONES))}"
+        )
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a backbone is named twice: {text!r}")
+    return names
 
 
 def _names(text):
@@ -555,7 +569,7 @@ def _classifier(args):
     from ._transfer import TransferImageClassifier
 
     bundled = args.folder is None and args.csv is None
-    backbone = args.backbone or ("small_cnn" if bundled else "mobilenet_v2")
+    backbone = (args.backbone or ["small_cnn" if bundled else "mobilenet_v2"])[0]
     spec = get_spec(backbone)
     weights = args.weights or ("imagenet" if spec.pretrained else "none")
     weights = None if weights.lower() == "none" else weights
@@ -656,8 +670,6 @@ def _describe_augmentation(clf):
 
 
 def _sample_size(args):
-    from ._learning_curve import LearningCurveEstimator
-
     if args.plot:
         _require_matplotlib()
         _check_output(args.plot, "--plot", _plot_suffixes())
@@ -665,6 +677,44 @@ def _sample_size(args):
     _check_cache_dir(args.cache_dir)
     X, labels, groups, description, skipped = _load(args)
     _check_classes(labels, "a learning curve")
+    if args.cache_dir is not None:
+        from ._cache import set_feature_cache
+
+        set_feature_cache(location=args.cache_dir)  # in DIR/sklearn-vision-features
+    print(f"Data:  {description}")
+    print(f"Device: {_device()}")
+    studies = {}
+    for backbone in args.backbone or [None]:  # None: the default backbone
+        if len(args.backbone or []) > 1:
+            print(f"\n== {backbone} ==")
+        one = (
+            args
+            if backbone is None
+            else argparse.Namespace(**{**vars(args), "backbone": [backbone]})
+        )
+        studies[backbone] = _study(one, X, labels, groups)
+    if len(studies) > 1:
+        print("\n" + _summary(studies, args.target))
+    if args.json:
+        extra = {"data": description, "skipped": [{"path": p, "reason": r} for p, r in skipped]}
+        if len(studies) == 1:
+            record = {**next(iter(studies.values()))["record"], **extra}
+        else:
+            backbones = {name: study["record"] for name, study in studies.items()}
+            record = {"backbones": backbones, "target": args.target, **extra}
+        with open(args.json, "w") as file:
+            json.dump(record, file, indent=2)
+        print(f"Record written to {args.json}")
+    if args.plot:  # after the record: a failing plot loses nothing
+        _plot({name: study["lce"] for name, study in studies.items()}, args.target, args.plot)
+        print(f"Plot written to {args.plot}")
+    return 0
+
+
+def _study(args, X, labels, groups):
+    """One backbone's learning curve, printed; its estimator and JSON-ready record."""
+    from ._learning_curve import LearningCurveEstimator
+
     clf = _classifier(args)
     lce = LearningCurveEstimator(
         clf,
@@ -677,36 +727,33 @@ def _sample_size(args):
         verbose=int(not args.quiet),
         memory=args.cache_dir,  # fits in DIR/sklearn-vision-fits
     )
-    if args.cache_dir is not None:
-        from ._cache import set_feature_cache
-
-        set_feature_cache(location=args.cache_dir)  # in DIR/sklearn-vision-features
     # The smallest fit decides on early stopping.
     sizes = lce.resolve_train_sizes(labels, groups)
     _set_up(clf, args, labels, groups, smallest_fit=int(sizes.min()))
-    print(f"Data:  {description}")
     print(f"Model: {_describe(clf)}")
-    print(f"Device: {_device()}")
     start = time.perf_counter()
     lce.fit(X, labels, groups=groups)
     seconds = time.perf_counter() - start
     print(f"Learning curve: {_describe_protocol(lce)}; {seconds:.0f} s\n")
     record = _report(lce, args.target)
-    if args.json:
-        record.update(
-            data=description,
-            model=_describe(clf),
-            parameters={k: v for k, v in clf.get_params().items() if _is_json(v)},
-            skipped=[{"path": path, "reason": reason} for path, reason in skipped],
-            seconds=seconds,
-        )
-        with open(args.json, "w") as file:
-            json.dump(record, file, indent=2)
-        print(f"Record written to {args.json}")
-    if args.plot:  # after the record: a failing plot loses nothing
-        _plot(lce, args.target, args.plot)
-        print(f"Plot written to {args.plot}")
-    return 0
+    record.update(
+        model=_describe(clf),
+        parameters={k: v for k, v in clf.get_params().items() if _is_json(v)},
+        seconds=seconds,
+    )
+    return {"lce": lce, "record": record}
+
+
+def _summary(studies, target):
+    """One line comparing the backbones: the images each needs for the target."""
+
+    def needed(record):
+        value = record["samples_needed"]
+        return "not reached" if value is None else f"{value:.0f}"
+
+    return f"Images needed for accuracy {target:g}: " + ", ".join(
+        f"{name} {needed(study['record'])}" for name, study in studies.items()
+    )
 
 
 def _default_train_sizes(args):
@@ -911,7 +958,8 @@ def _require_matplotlib():
         raise CommandError("--plot needs matplotlib: pip install 'sklearn-vision[plot]'") from None
 
 
-def _plot(lce, target, path):
+def _plot(estimators, target, path):
+    """The learning curves of ``estimators`` (name: fitted estimator) on one figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -919,17 +967,21 @@ def _plot(lce, target, path):
 
     from ._plotting import LearningCurveExtrapolationDisplay
 
-    display = LearningCurveExtrapolationDisplay.from_estimator(lce, target=target)
+    ax = None
+    for name, lce in estimators.items():
+        display = LearningCurveExtrapolationDisplay.from_estimator(
+            lce, target=target, name=name, ax=ax
+        )
+        ax = display.ax_
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(display.figure_)
-
-
-# ---------------------------------------------------------------- train, predict
 
 
 def _train(args):
     if args.folder is None and args.csv is None:
         raise CommandError("give the FOLDER of class subfolders, or --csv FILE, to train on")
+    if args.backbone and len(args.backbone) > 1:
+        raise CommandError("train fits one backbone: give one --backbone NAME")
     out = args.out
     _check_output(out, "--out", (".keras", ".joblib", ".pkl", ".pickle"))
     pickled = not out.lower().endswith(".keras")

@@ -23,6 +23,20 @@ def _axes(ax):
     return ax
 
 
+def _labels(name, n_repeats):
+    """The legend's words for one estimator's artists, prefixed by its name if any."""
+    words = {
+        "observed": f"observed (mean ± sd of {n_repeats})",
+        "curve": "learning curve",
+        "band": "interval",
+        "refit": "refit, held out",
+        "needed": "needed: {:,.0f}",
+    }
+    if name is None:
+        return {key: text[0].upper() + text[1:] for key, text in words.items()}
+    return {key: f"{name}: {text}" for key, text in words.items()}
+
+
 class LearningCurveExtrapolationDisplay:
     """Learning curve with its extrapolation: how the score grows with the data.
 
@@ -55,6 +69,9 @@ class LearningCurveExtrapolationDisplay:
         Size at which the curve reaches ``target`` (inf when it does not).
     score_name : str, default="Score"
         Label of the y axis.
+    name : str, default=None
+        What the curve is of (a backbone, a model), in the legend: draw
+        several estimators on one ``ax``, each with its name, to compare them.
 
     Attributes
     ----------
@@ -82,6 +99,7 @@ class LearningCurveExtrapolationDisplay:
         target=None,
         samples_needed=None,
         score_name="Score",
+        name=None,
     ):
         self.train_sizes = train_sizes
         self.scores = scores
@@ -94,6 +112,7 @@ class LearningCurveExtrapolationDisplay:
         self.target = target
         self.samples_needed = samples_needed
         self.score_name = score_name
+        self.name = name
 
     @classmethod
     def from_estimator(
@@ -106,6 +125,7 @@ class LearningCurveExtrapolationDisplay:
         ax=None,
         log_x=True,
         score_name=None,
+        name=None,
         errorbar_kw=None,
         line_kw=None,
         fill_between_kw=None,
@@ -131,12 +151,37 @@ class LearningCurveExtrapolationDisplay:
             Label of the y axis; by default the name of ``estimator.scoring``
             (``"neg_log_loss"`` reads "Negative log loss"), as in
             :class:`~sklearn.model_selection.LearningCurveDisplay`.
+        name : str, default=None
+            The estimator's name in the legend. To compare several, draw each
+            on the same ``ax`` with its own name: each gets its own colour.
         errorbar_kw, line_kw, fill_between_kw : dict, default=None
             Passed to :meth:`plot`.
 
         Returns
         -------
         display : LearningCurveExtrapolationDisplay
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn.naive_bayes import GaussianNB
+        >>> from sklearn_vision import LearningCurveEstimator, LearningCurveExtrapolationDisplay
+        >>> X, y = load_digits(return_X_y=True)
+        >>> ax = None
+        >>> for name, model in [("logistic", LogisticRegression(max_iter=500)),
+        ...                     ("naive Bayes", GaussianNB())]:
+        ...     lce = LearningCurveEstimator(model, train_sizes=[50, 100, 200, 400],
+        ...                                  n_repeats=3, random_state=0).fit(X / 16, y)
+        ...     ax = LearningCurveExtrapolationDisplay.from_estimator(
+        ...         lce, name=name, target=0.95, ax=ax).ax_
+        >>> labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        >>> [label for label in labels if label.endswith("learning curve")]
+        ['logistic: learning curve', 'naive Bayes: learning curve']
+        >>> labels.count("Target 0.95")
+        1
         """
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator, "curve_")
@@ -162,6 +207,7 @@ class LearningCurveExtrapolationDisplay:
             target=target,
             samples_needed=needed,
             score_name=_validate_score_name(score_name, _scoring_name(estimator), False),
+            name=name,
         )
         return display.plot(
             ax=ax,
@@ -195,19 +241,24 @@ class LearningCurveExtrapolationDisplay:
         check_matplotlib_support(f"{type(self).__name__}.plot")
         ax = _axes(ax)
         scores = np.asarray(self.scores, dtype=float)
+        labels = _labels(self.name, scores.shape[1])
         errorbar_kw = _validate_style_kwargs(
-            {"fmt": "o", "capsize": 3, "label": f"Observed (mean ± sd of {scores.shape[1]})"},
-            errorbar_kw or {},
+            {"fmt": "o", "capsize": 3, "label": labels["observed"]}, errorbar_kw or {}
         )
         self.scores_line_ = ax.errorbar(
-            self.train_sizes, scores.mean(axis=1), yerr=scores.std(axis=1), **errorbar_kw
+            self.train_sizes,
+            np.nanmean(scores, axis=1),
+            yerr=np.nanstd(scores, axis=1),
+            **errorbar_kw,
         )
-        line_kw = _validate_style_kwargs({"label": "Learning curve"}, line_kw or {})
+        # One colour per estimator: its points', for its curve and band too.
+        color = self.scores_line_.lines[0].get_color()
+        line_kw = _validate_style_kwargs({"color": color, "label": labels["curve"]}, line_kw or {})
         (self.curve_line_,) = ax.plot(self.curve_sizes, self.curve_scores, **line_kw)
         self.band_ = None
         if self.curve_lower is not None:
             fill_between_kw = _validate_style_kwargs(
-                {"alpha": 0.2, "color": self.curve_line_.get_color(), "label": "Interval"},
+                {"alpha": 0.2, "color": self.curve_line_.get_color(), "label": labels["band"]},
                 fill_between_kw or {},
             )
             self.band_ = ax.fill_between(
@@ -216,25 +267,35 @@ class LearningCurveExtrapolationDisplay:
         self.test_point_ = None
         if self.test_score is not None:
             (self.test_point_,) = ax.plot(
-                [self.n_train], [self.test_score], "D", color="black", label="Refit, held out"
+                [self.n_train],
+                [self.test_score],
+                "D",
+                color="black" if self.name is None else self.curve_line_.get_color(),
+                markeredgecolor="black",
+                label=labels["refit"],
             )
         self.target_line_ = self.needed_line_ = None
         if self.target is not None:
+            label = f"Target {self.target:g}"
+            drawn = [line.get_label() for line in ax.get_lines()]
             self.target_line_ = ax.axhline(
-                self.target, linestyle="--", color="grey", label=f"Target {self.target:g}"
+                self.target,
+                linestyle="--",
+                color="grey",
+                label=label if label not in drawn else "_" + label,  # one legend entry
             )
             if self.samples_needed is not None and np.isfinite(self.samples_needed):
                 self.needed_line_ = ax.axvline(
                     self.samples_needed,
                     linestyle=":",
-                    color="grey",
-                    label=f"Needed: {self.samples_needed:,.0f}",
+                    color="grey" if self.name is None else self.curve_line_.get_color(),
+                    label=labels["needed"].format(self.samples_needed),
                 )
         if log_x:
             ax.set_xscale("log")
         ax.set_xlabel("Training samples")
         ax.set_ylabel(self.score_name)
-        ax.legend(loc="lower right")
+        ax.legend(loc="best")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

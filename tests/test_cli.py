@@ -321,3 +321,31 @@ def test_train_sizes_of_whole_numbers_are_counts(folder, capsys):
             main(["sample-size", "--train-sizes", bad])
         assert exit_info.value.code == 2
         assert "fractions" in capsys.readouterr().err
+
+
+def test_sample_size_compares_backbones(folder, tmp_path, capsys):
+    record, plot = tmp_path / "both.json", tmp_path / "both.png"
+    args = ["sample-size", str(folder), "--backbone", "small_cnn,mobilenet_v2", "--weights"]
+    args += ["none", "--image-size", "32", "--epochs", "1", "--no-fine-tune", "--target", "0.5"]
+    args += ["--train-sizes", "6,12,24", "--repeats", "2", "-q"]
+    assert main([*args, "--json", str(record), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "== small_cnn ==" in out and "== mobilenet_v2 ==" in out
+    assert "TransferImageClassifier('small_cnn')" in out
+    assert "TransferImageClassifier('mobilenet_v2')" in out
+    summary = next(line for line in out.splitlines() if line.startswith("Images needed for"))
+    assert summary.startswith("Images needed for accuracy 0.5: small_cnn ")
+    assert ", mobilenet_v2 " in summary
+    saved = json.loads(record.read_text())
+    assert set(saved["backbones"]) == {"small_cnn", "mobilenet_v2"}
+    for name, result in saved["backbones"].items():
+        assert result["train_sizes"] == [6, 12, 24] and f"('{name}')" in result["model"]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert (
+        main(["train", str(folder), "--backbone", "small_cnn,mobilenet_v2", "--out", "m.keras"])
+        == 1
+    )
+    assert "train fits one backbone" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sample-size", "--backbone", "small_cnn,no_such_net"])
+    assert "unknown backbone no_such_net" in capsys.readouterr().err
