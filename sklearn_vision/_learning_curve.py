@@ -295,6 +295,27 @@ def _chance_score(classifier, y, split, scorer):
         return None
 
 
+def shuffled_folds(y, groups, n_splits, classifier, seed):
+    """The sorted (train, test) indices of ``n_splits`` shuffled folds.
+
+    Stratified for classifiers, as far as the classes allow; by whole groups
+    with ``groups`` (:class:`~sklearn.model_selection.StratifiedGroupKFold`,
+    :class:`~sklearn.model_selection.GroupKFold` for regressors). The one
+    place the package cuts folds of its own: the test split of a learning
+    curve, its folds that score every sample, and the classifier's early-stopping
+    split with groups.
+    """
+    if groups is not None:
+        kind = StratifiedGroupKFold if classifier else GroupKFold
+    else:
+        kind = StratifiedKFold if classifier else KFold
+    cv = kind(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # "The least populated class in y has only k members": as far as it allows.
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return [(np.sort(a), np.sort(b)) for a, b in cv.split(np.zeros(len(y)), y, groups)]
+
+
 def group_test_split(y, groups, test_size, classifier, random_state=None):
     """Train and test indices, the test holding whole groups, about ``test_size`` of the samples.
 
@@ -314,13 +335,7 @@ def group_test_split(y, groups, test_size, classifier, random_state=None):
             "Use a larger test_size (0.5 needs 2 groups) or cv=GroupKFold(n_splits) "
             "with fewer folds."
         )
-    splitter = StratifiedGroupKFold if classifier else GroupKFold
-    cv = splitter(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
-    with warnings.catch_warnings():
-        # "The least populated class in y has only k members": as far as groups allow.
-        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-        train, test = next(cv.split(np.zeros(len(y)), y, groups))
-    return np.sort(train), np.sort(test)
+    return shuffled_folds(y, groups, n_splits, classifier, rng.randint(2**31 - 1))[0]
 
 
 # Scorers that are a proportion of the held-out samples (or a mean of such
@@ -668,15 +683,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 + ". Give more samples (or groups), or a test_size with cv=None and "
                 "n_repeats below 3."
             )
-        if groups is not None:
-            kind = StratifiedGroupKFold if classifier else GroupKFold
-        else:
-            kind = StratifiedKFold if classifier else KFold
-        cv = kind(n_splits=n_splits, shuffle=True, random_state=rng.randint(2**31 - 1))
-        with warnings.catch_warnings():
-            # "The least populated class in y has only k members": as far as it allows.
-            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-            splits = [(np.sort(a), np.sort(b)) for a, b in cv.split(np.zeros(len(y)), y, groups)]
+        splits = shuffled_folds(y, groups, n_splits, classifier, rng.randint(2**31 - 1))
         return sorted(splits, key=lambda split: len(split[0]))
 
     def _plan(self, X, y, groups, classifier, rng, split_params):

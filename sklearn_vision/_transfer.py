@@ -2,14 +2,13 @@
 
 import math
 import os
-import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
@@ -45,6 +44,7 @@ from ._keras_utils import (
     seeded_keras,
     weights_digest,
 )
+from ._learning_curve import shuffled_folds
 from ._saving import export, read_saved, save
 from ._tf_data import image_read_errors, make_dataset
 from ._training import LOSS, Trainer, call_in_chunks, make_optimizer, split_models, trainer_key
@@ -498,12 +498,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 "or set early_stopping=False."
             )
         n_splits = min(max(2, round(1 / self.validation_fraction)), n_groups)
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        with warnings.catch_warnings():
-            # "The least populated class in y has only k members": as far as groups allow.
-            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-            train, validation = next(splitter.split(y_encoded, y_encoded, groups))
-        return train, validation
+        return shuffled_folds(y_encoded, groups, n_splits, True, seed)[0]
 
     # ------------------------------------------------------------------ model
 
