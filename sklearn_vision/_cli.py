@@ -569,7 +569,7 @@ def _classifier(args):
     from ._transfer import TransferImageClassifier
 
     bundled = args.folder is None and args.csv is None
-    backbone = (args.backbone or ["small_cnn" if bundled else "mobilenet_v2"])[0]
+    backbone = (args.backbone or [_default_backbone(args)])[0]
     spec = get_spec(backbone)
     weights = args.weights or ("imagenet" if spec.pretrained else "none")
     weights = None if weights.lower() == "none" else weights
@@ -683,15 +683,12 @@ def _sample_size(args):
         set_feature_cache(location=args.cache_dir)  # in DIR/sklearn-vision-features
     print(f"Data:  {description}")
     print(f"Device: {_device()}")
+    backbones = args.backbone or [_default_backbone(args)]
     studies = {}
-    for backbone in args.backbone or [None]:  # None: the default backbone
-        if len(args.backbone or []) > 1:
+    for backbone in backbones:
+        if len(backbones) > 1:
             print(f"\n== {backbone} ==")
-        one = (
-            args
-            if backbone is None
-            else argparse.Namespace(**{**vars(args), "backbone": [backbone]})
-        )
+        one = argparse.Namespace(**{**vars(args), "backbone": [backbone]})
         studies[backbone] = _study(one, X, labels, groups)
     if len(studies) > 1:
         print("\n" + _summary(studies, args.target))
@@ -754,6 +751,11 @@ def _summary(studies, target):
     return f"Images needed for accuracy {target:g}: " + ", ".join(
         f"{name} {needed(study['record'])}" for name, study in studies.items()
     )
+
+
+def _default_backbone(args):
+    """MobileNetV2 on a folder; the small convnet trained from scratch on the bundled data."""
+    return "small_cnn" if args.folder is None and args.csv is None else "mobilenet_v2"
 
 
 def _default_train_sizes(args):
@@ -970,7 +972,7 @@ def _plot(estimators, target, path):
     ax = None
     for name, lce in estimators.items():
         display = LearningCurveExtrapolationDisplay.from_estimator(
-            lce, target=target, name=name, ax=ax
+            lce, target=target, name=name if len(estimators) > 1 else None, ax=ax
         )
         ax = display.ax_
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")
