@@ -10,6 +10,7 @@ import json
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import joblib
@@ -198,25 +199,42 @@ def _subsample(y, groups, n_samples, sampling, rng):
     )
 
 
-def _fit_and_score(
-    estimator, X, y, train, test, scorer, fit_params, score_params, error_score="raise"
-):
+@dataclass(frozen=True)
+class _FitInputs:
+    """What every fit of one learning curve shares: the data, the scorer, their metadata.
+
+    ``error_score`` is what a fit that raises scores, or "raise". Module-level
+    and plain, so joblib pickles it to its workers with each fit (memory-mapping
+    a large ``X`` as it would an argument of its own).
+    """
+
+    X: object
+    y: np.ndarray
+    scorer: object
+    fit_params: dict
+    score_params: dict
+    error_score: object = "raise"
+
+
+def _fit_and_score(estimator, train, test, inputs):
     """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds, error).
 
-    ``error`` is None, or with ``error_score`` not "raise", the exception the
-    fit or its scoring raised (the score is then ``error_score``).
+    ``inputs`` is a :class:`_FitInputs`. ``error`` is None, or with
+    ``inputs.error_score`` not "raise", the exception the fit or its scoring
+    raised (the score is then ``error_score``).
     """
-    fit_params = _check_method_params(X, params=fit_params, indices=train)
-    score_params = _check_method_params(X, params=score_params, indices=test)
+    X, y = inputs.X, inputs.y
+    fit_params = _check_method_params(X, params=inputs.fit_params, indices=train)
+    score_params = _check_method_params(X, params=inputs.score_params, indices=test)
     start = time.perf_counter()
     try:
         estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
         fit_time = time.perf_counter() - start
-        score = scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
+        score = inputs.scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
     except Exception as exc:
-        if isinstance(error_score, str):  # "raise"
+        if isinstance(inputs.error_score, str):  # "raise"
             raise
-        return float(error_score), time.perf_counter() - start, exc
+        return float(inputs.error_score), time.perf_counter() - start, exc
     return float(score), fit_time, None
 
 
@@ -932,19 +950,9 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             ]
         outcomes = [None if records is None else records.get(key) for key in keys]
         todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        inputs = _FitInputs(X, y, scorer, fit_params, score_params, self.error_score)
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_and_score)(
-                estimators[i],
-                X,
-                y,
-                jobs[i][2],
-                jobs[i][3],
-                scorer,
-                fit_params,
-                score_params,
-                self.error_score,
-            )
-            for i in todo
+            delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs) for i in todo
         )
         # The time left weighted by the work left: a fit's cost grows with its size.
         progress = ProgressBar(

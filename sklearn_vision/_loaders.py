@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from functools import partial
 from numbers import Integral
 
@@ -121,37 +122,58 @@ def load_image_folder(
     [('empty.jpg', 'empty file')]
     """
     root = os.fspath(path)
-    size = check_image_size(image_size)
-    window = check_window(window)
-    class_names = _class_folders(root, classes)
-    files, labels, skipped = _list_files(root, class_names, extensions)
-
-    return _load(
-        files,
-        labels,
-        class_names,
-        skipped,
-        size=size,
-        window=window,
-        n_jobs=n_jobs,
-        verbose=verbose,
-        source=root,
-    )
+    reading = _Reading.checked(image_size, window, n_jobs, verbose)
+    return _load(_folder_candidates(root, classes, extensions), reading, source=root)
 
 
-def _load(
-    files, labels, class_names, skipped, *, size, window, n_jobs, verbose, source, groups=None
-):
+@dataclass(frozen=True)
+class _Reading:
+    """How the loaders read the files, their parameters checked.
+
+    Decoded to ``size`` (None: only to check them), deep files scaled by
+    ``window``, in ``n_jobs`` threads; above ``verbose`` 0, with a progress bar
+    and a summary of the files skipped.
+    """
+
+    size: tuple | None
+    window: object
+    n_jobs: int | None
+    verbose: int
+
+    @classmethod
+    def checked(cls, image_size, window, n_jobs, verbose):
+        """The reading a loader's parameters ask for, ``image_size`` and ``window`` checked."""
+        return cls(check_image_size(image_size), check_window(window), n_jobs, verbose)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The files to decode, with the class index (and group) of each, and the files skipped.
+
+    ``class_names`` are the names of the class indices; ``skipped`` lists the
+    ``(path, reason)`` of the files left out before decoding; ``groups`` is
+    None when the source names none.
+    """
+
+    files: list
+    labels: list
+    class_names: list
+    skipped: list
+    groups: list | None = None
+
+
+def _load(candidates, reading, source):
     """Decode the candidate files and make the Bunch: the part both loaders share."""
-    with ProgressBar(len(files), verbose > 0, unit="files") as progress:
-        images, reasons = read_files(files, size, window, n_jobs, progress)
+    files, class_names = candidates.files, candidates.class_names
+    with ProgressBar(len(files), reading.verbose > 0, unit="files") as progress:
+        images, reasons = read_files(files, reading.size, reading.window, reading.n_jobs, progress)
     keep = np.ones(len(files), dtype=bool)
     keep[list(reasons)] = False
     reasons = {files[index]: reason for index, reason in reasons.items()}
-    skipped = sorted(skipped + list(reasons.items()))
+    skipped = sorted(candidates.skipped + list(reasons.items()))
 
     filenames = np.asarray(files, dtype=object)[keep]
-    labels = np.asarray(labels, dtype=int)[keep]
+    labels = np.asarray(candidates.labels, dtype=int)[keep]
     if len(filenames) == 0:
         raise ValueError(
             f"No readable image in {source!r}: "
@@ -178,14 +200,14 @@ def _load(
         DESCR=f"{len(filenames)} images of {len(class_names)} classes from {source!r}; "
         f"{len(skipped)} files skipped.",
     )
-    if groups is not None:
-        data.groups = np.asarray(groups, dtype=object)[keep]
+    if candidates.groups is not None:
+        data.groups = np.asarray(candidates.groups, dtype=object)[keep]
         data.DESCR = data.DESCR.replace(
             " classes from", f" classes in {len(np.unique(data.groups))} groups from"
         )
-    if size is not None:
+    if reading.size is not None:
         data.images = images if keep.all() else images[keep]
-    if verbose > 0:
+    if reading.verbose > 0:
         _report_skipped(data)
     return data
 
@@ -290,14 +312,19 @@ def load_image_csv(
     manifest = os.fspath(path)
     base = os.path.dirname(os.path.abspath(manifest)) if root is None else os.fspath(root)
     rows, skipped = _read_manifest(manifest, path_column, label_column, group_column)
-    size = check_image_size(image_size)
-    window = check_window(window)
-    if classes is None:
-        class_names = sorted({label for _, label, _ in rows})
-    else:
-        class_names = [str(name) for name in classes]
-        if len(set(class_names)) != len(class_names):
-            raise ValueError(f"classes lists a label twice: {class_names}.")
+    reading = _Reading.checked(image_size, window, n_jobs, verbose)
+    candidates = _manifest_candidates(rows, skipped, base, classes, group_column is not None)
+    return _load(candidates, reading, source=manifest)
+
+
+def _manifest_candidates(rows, skipped, base, classes, with_groups):
+    """The files of the manifest's ``(path, label, group)`` rows under ``base``, checked.
+
+    Rows whose label is not in ``classes``, and paths that are no file, join
+    the rows already ``skipped``.
+    """
+    skipped = list(skipped)
+    class_names = _manifest_classes(rows, classes)
     index = {name: k for k, name in enumerate(class_names)}
     files, labels, groups = [], [], []
     for file, label, group in rows:
@@ -312,18 +339,17 @@ def load_image_csv(
         files.append(file)
         labels.append(index[label])
         groups.append(group)
-    return _load(
-        files,
-        labels,
-        class_names,
-        skipped,
-        size=size,
-        window=window,
-        n_jobs=n_jobs,
-        verbose=verbose,
-        source=manifest,
-        groups=groups if group_column is not None else None,
-    )
+    return _Candidates(files, labels, class_names, skipped, groups if with_groups else None)
+
+
+def _manifest_classes(rows, classes):
+    """The class names: ``classes`` as text, or every label of the rows, sorted."""
+    if classes is None:
+        return sorted({label for _, label, _ in rows})
+    class_names = [str(name) for name in classes]
+    if len(set(class_names)) != len(class_names):
+        raise ValueError(f"classes lists a label twice: {class_names}.")
+    return class_names
 
 
 def _read_manifest(manifest, path_column, label_column, group_column):
@@ -384,6 +410,13 @@ def _class_folders(root, classes):
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes lists a folder twice: {classes}.")
     return classes
+
+
+def _folder_candidates(root, classes, extensions):
+    """The files under the class folders of ``root``, and those skipped by their place or name."""
+    class_names = _class_folders(root, classes)
+    files, labels, skipped = _list_files(root, class_names, extensions)
+    return _Candidates(files, labels, class_names, skipped)
 
 
 def _list_files(root, class_names, extensions):

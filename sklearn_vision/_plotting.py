@@ -83,6 +83,30 @@ class LearningCurveExtrapolationDisplay:
     test_point_ : Line2D of the held-out point, or None
     target_line_ : Line2D of the target score, or None
     needed_line_ : Line2D at the size needed, or None (also when it is inf)
+
+    Examples
+    --------
+    Two estimators compared on one axes, each in its own colour:
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from sklearn_vision import LearningCurveEstimator, LearningCurveExtrapolationDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> ax = None
+    >>> for name, model in [("logistic", LogisticRegression(max_iter=500)),
+    ...                     ("naive Bayes", GaussianNB())]:
+    ...     lce = LearningCurveEstimator(model, train_sizes=[50, 100, 200, 400],
+    ...                                  n_repeats=3, random_state=0).fit(X / 16, y)
+    ...     ax = LearningCurveExtrapolationDisplay.from_estimator(
+    ...         lce, name=name, target=0.95, ax=ax).ax_
+    >>> labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    >>> [label for label in labels if label.endswith("learning curve")]
+    ['logistic: learning curve', 'naive Bayes: learning curve']
+    >>> labels.count("Target 0.95")
+    1
     """
 
     def __init__(
@@ -148,9 +172,8 @@ class LearningCurveExtrapolationDisplay:
         log_x : bool, default=True
             Logarithmic size axis.
         score_name : str, default=None
-            Label of the y axis; by default the name of ``estimator.scoring``
-            (``"neg_log_loss"`` reads "Negative log loss"), as in
-            :class:`~sklearn.model_selection.LearningCurveDisplay`.
+            Label of the y axis; by default ``estimator.scoring`` in words
+            (``"neg_log_loss"`` reads "Negative log loss").
         name : str, default=None
             The estimator's name in the legend. To compare several, draw each
             on the same ``ax`` with its own name: each gets its own colour.
@@ -163,26 +186,22 @@ class LearningCurveExtrapolationDisplay:
 
         Examples
         --------
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
         >>> from sklearn.datasets import load_digits
-        >>> from sklearn.linear_model import LogisticRegression
         >>> from sklearn.naive_bayes import GaussianNB
         >>> from sklearn_vision import LearningCurveEstimator, LearningCurveExtrapolationDisplay
         >>> X, y = load_digits(return_X_y=True)
-        >>> ax = None
-        >>> for name, model in [("logistic", LogisticRegression(max_iter=500)),
-        ...                     ("naive Bayes", GaussianNB())]:
-        ...     lce = LearningCurveEstimator(model, train_sizes=[50, 100, 200, 400],
-        ...                                  n_repeats=3, random_state=0).fit(X / 16, y)
-        ...     ax = LearningCurveExtrapolationDisplay.from_estimator(
-        ...         lce, name=name, target=0.95, ax=ax).ax_
-        >>> labels = [text.get_text() for text in ax.get_legend().get_texts()]
-        >>> [label for label in labels if label.endswith("learning curve")]
-        ['logistic: learning curve', 'naive Bayes: learning curve']
-        >>> labels.count("Target 0.95")
-        1
+        >>> lce = LearningCurveEstimator(GaussianNB(), train_sizes=[50, 100, 200, 400]).fit(X, y)
+        >>> display = LearningCurveExtrapolationDisplay.from_estimator(lce, target=0.9)
+        >>> display.target_line_.get_label()
+        'Target 0.9'
         """
+        display = cls._of_fitted(estimator, target, max_samples, confidence, score_name, name)
+        style = dict(errorbar_kw=errorbar_kw, line_kw=line_kw, fill_between_kw=fill_between_kw)
+        return display.plot(ax=ax, log_x=log_x, **style)
+
+    @classmethod
+    def _of_fitted(cls, estimator, target, max_samples, confidence, score_name, name):
+        """The display of a fitted learning curve, its curve drawn up to ``max_samples``."""
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator, "curve_")
         needed = None if target is None else float(estimator.samples_needed(target)[0])
@@ -195,7 +214,7 @@ class LearningCurveExtrapolationDisplay:
         lower = upper = None
         if confidence is not None and hasattr(estimator.curve_, "predict_interval"):
             lower, upper = estimator.score_interval(sizes, confidence=confidence)
-        display = cls(
+        return cls(
             train_sizes=estimator.train_sizes_,
             scores=estimator.scores_,
             curve_sizes=sizes,
@@ -208,13 +227,6 @@ class LearningCurveExtrapolationDisplay:
             samples_needed=needed,
             score_name=_validate_score_name(score_name, _scoring_name(estimator), False),
             name=name,
-        )
-        return display.plot(
-            ax=ax,
-            log_x=log_x,
-            errorbar_kw=errorbar_kw,
-            line_kw=line_kw,
-            fill_between_kw=fill_between_kw,
         )
 
     def plot(self, ax=None, *, log_x=True, errorbar_kw=None, line_kw=None, fill_between_kw=None):
@@ -242,55 +254,14 @@ class LearningCurveExtrapolationDisplay:
         ax = _axes(ax)
         scores = np.asarray(self.scores, dtype=float)
         labels = _labels(self.name, scores.shape[1])
-        errorbar_kw = _validate_style_kwargs(
-            {"fmt": "o", "capsize": 3, "label": labels["observed"]}, errorbar_kw or {}
-        )
-        self.scores_line_ = ax.errorbar(
-            self.train_sizes,
-            np.nanmean(scores, axis=1),
-            yerr=np.nanstd(scores, axis=1),
-            **errorbar_kw,
-        )
+        self.scores_line_ = self._scores_line(ax, scores, labels["observed"], errorbar_kw)
         # One colour per estimator: its points', for its curve and band too.
         color = self.scores_line_.lines[0].get_color()
         line_kw = _validate_style_kwargs({"color": color, "label": labels["curve"]}, line_kw or {})
         (self.curve_line_,) = ax.plot(self.curve_sizes, self.curve_scores, **line_kw)
-        self.band_ = None
-        if self.curve_lower is not None:
-            fill_between_kw = _validate_style_kwargs(
-                {"alpha": 0.2, "color": self.curve_line_.get_color(), "label": labels["band"]},
-                fill_between_kw or {},
-            )
-            self.band_ = ax.fill_between(
-                self.curve_sizes, self.curve_lower, self.curve_upper, **fill_between_kw
-            )
-        self.test_point_ = None
-        if self.test_score is not None:
-            (self.test_point_,) = ax.plot(
-                [self.n_train],
-                [self.test_score],
-                "D",
-                color="black" if self.name is None else self.curve_line_.get_color(),
-                markeredgecolor="black",
-                label=labels["refit"],
-            )
-        self.target_line_ = self.needed_line_ = None
-        if self.target is not None:
-            label = f"Target {self.target:g}"
-            drawn = [line.get_label() for line in ax.get_lines()]
-            self.target_line_ = ax.axhline(
-                self.target,
-                linestyle="--",
-                color="grey",
-                label=label if label not in drawn else "_" + label,  # one legend entry
-            )
-            if self.samples_needed is not None and np.isfinite(self.samples_needed):
-                self.needed_line_ = ax.axvline(
-                    self.samples_needed,
-                    linestyle=":",
-                    color="grey" if self.name is None else self.curve_line_.get_color(),
-                    label=labels["needed"].format(self.samples_needed),
-                )
+        self.band_ = self._band(ax, labels["band"], fill_between_kw)
+        self.test_point_ = self._test_point(ax, labels["refit"])
+        self.target_line_, self.needed_line_ = self._target_lines(ax, labels["needed"])
         if log_x:
             ax.set_xscale("log")
         ax.set_xlabel("Training samples")
@@ -298,6 +269,66 @@ class LearningCurveExtrapolationDisplay:
         ax.legend(loc="best")
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+    def _scores_line(self, ax, scores, label, errorbar_kw):
+        """The error bars of the observed scores: mean and standard deviation at each size."""
+        errorbar_kw = _validate_style_kwargs(
+            {"fmt": "o", "capsize": 3, "label": label}, errorbar_kw or {}
+        )
+        return ax.errorbar(
+            self.train_sizes,
+            np.nanmean(scores, axis=1),
+            yerr=np.nanstd(scores, axis=1),
+            **errorbar_kw,
+        )
+
+    def _band(self, ax, label, fill_between_kw):
+        """The interval band, in the curve's colour; None without bounds."""
+        if self.curve_lower is None:
+            return None
+        fill_between_kw = _validate_style_kwargs(
+            {"alpha": 0.2, "color": self.curve_line_.get_color(), "label": label},
+            fill_between_kw or {},
+        )
+        return ax.fill_between(
+            self.curve_sizes, self.curve_lower, self.curve_upper, **fill_between_kw
+        )
+
+    def _test_point(self, ax, label):
+        """The refitted estimator's held-out score at its size; None without one."""
+        if self.test_score is None:
+            return None
+        (point,) = ax.plot(
+            [self.n_train],
+            [self.test_score],
+            "D",
+            color="black" if self.name is None else self.curve_line_.get_color(),
+            markeredgecolor="black",
+            label=label,
+        )
+        return point
+
+    def _target_lines(self, ax, needed_label):
+        """The target score's line and the line at the size needed; None for those not drawn."""
+        if self.target is None:
+            return None, None
+        label = f"Target {self.target:g}"
+        drawn = [line.get_label() for line in ax.get_lines()]
+        target_line = ax.axhline(
+            self.target,
+            linestyle="--",
+            color="grey",
+            label=label if label not in drawn else "_" + label,  # one legend entry
+        )
+        if self.samples_needed is None or not np.isfinite(self.samples_needed):
+            return target_line, None
+        needed_line = ax.axvline(
+            self.samples_needed,
+            linestyle=":",
+            color="grey" if self.name is None else self.curve_line_.get_color(),
+            label=needed_label.format(self.samples_needed),
+        )
+        return target_line, needed_line
 
 
 class TrainingHistoryDisplay:

@@ -858,39 +858,44 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
                 f"Target scores must be finite numbers; got {scores.tolist()}. Give the "
                 "score to reach, such as 0.9 for 90% accuracy."
             )
-        targets = self._sign() * scores
-        if confidence is None:
-
-            def reach(x):
-                with np.errstate(all="ignore"):
-                    return self._t(x)
-
-        else:
-
-            def reach(x):  # the worse end, in t
-                return self._band(x, confidence)[1]
-
         # From one sample to 1e12 times the largest size: the first grid point
         # at which the target is reached, refined between it and the one before.
         log_x = np.linspace(-np.log(self.n_max_), np.log(1e12), 600)
-        values = reach(np.exp(log_x))
-        sizes = np.empty(len(targets))
-        for i, target in enumerate(targets):
-            # A target met to rounding counts as met (a plateau at the target).
-            short = target + 1e-12 * max(1.0, abs(target))
-            first = np.flatnonzero(values <= short)
-            if len(first) == 0:
-                sizes[i] = np.inf
-            elif first[0] == 0:
-                sizes[i] = np.exp(log_x[0])
-            else:
-                a, b = log_x[first[0] - 1], log_x[first[0]]
-                root = brentq(
-                    lambda v, s=short: reach(np.exp(np.atleast_1d(v)))[0] - s,
-                    a,
-                    b,
-                    xtol=1e-13,
-                    rtol=1e-14,
-                )
-                sizes[i] = np.exp(root)
-        return sizes * self.n_max_
+        values = self._to_reach(np.exp(log_x), confidence)
+        sizes = [
+            self._first_reached(target, log_x, values, confidence)
+            for target in self._sign() * scores
+        ]
+        return np.array(sizes, dtype=float) * self.n_max_
+
+    def _to_reach(self, x, confidence):
+        """What must reach the target, in t, at scaled sizes ``x``.
+
+        The curve; with ``confidence``, the worse end of its band.
+        """
+        if confidence is None:
+            with np.errstate(all="ignore"):
+                return self._t(x)
+        return self._band(x, confidence)[1]
+
+    def _first_reached(self, target, log_x, values, confidence):
+        """The first scaled size at which :meth:`_to_reach` meets ``target``; ``inf`` if none.
+
+        ``values`` are :meth:`_to_reach` on the grid ``log_x``: the first grid
+        point that meets the target is refined between it and the one before.
+        """
+        # A target met to rounding counts as met (a plateau at the target).
+        short = target + 1e-12 * max(1.0, abs(target))
+        first = np.flatnonzero(values <= short)
+        if len(first) == 0:
+            return np.inf
+        if first[0] == 0:
+            return np.exp(log_x[0])
+        root = brentq(
+            lambda v: self._to_reach(np.exp(np.atleast_1d(v)), confidence)[0] - short,
+            log_x[first[0] - 1],
+            log_x[first[0]],
+            xtol=1e-13,
+            rtol=1e-14,
+        )
+        return np.exp(root)

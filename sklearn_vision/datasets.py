@@ -3,9 +3,9 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.ndimage import zoom
+from scipy.ndimage import affine_transform, zoom
 from sklearn.datasets import load_digits
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 
@@ -116,23 +116,12 @@ def make_patient_digits(*, n_views=(4, 8), shift=0.5, rotation=5.0, noise=1.0, r
     >>> data.data.shape, len(np.unique(data.groups))
     ((8985, 64), 1797)
     """
-    from scipy.ndimage import affine_transform
-    from sklearn.utils import check_random_state
-
     rng = check_random_state(random_state)
     digits = load_digits()
     low, high = (n_views, n_views) if np.isscalar(n_views) else n_views
     counts = rng.randint(low, high + 1, size=len(digits.images))
     patients = np.repeat(np.arange(len(digits.images)), counts)
-    views = np.empty((len(patients), 8, 8))
-    centre = np.array([3.5, 3.5])
-    for index, patient in enumerate(patients):
-        angle = np.deg2rad(rng.uniform(-rotation, rotation))
-        turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        offset = centre - turn @ centre + rng.uniform(-shift, shift, 2)
-        views[index] = affine_transform(
-            digits.images[patient], turn, offset=offset, order=1, mode="constant"
-        )
+    views = np.stack([_random_view(digits.images[p], shift, rotation, rng) for p in patients])
     views = np.clip(views + rng.normal(0.0, noise, views.shape), 0.0, 16.0)
     return Bunch(
         data=views.reshape(len(views), -1),
@@ -142,3 +131,12 @@ def make_patient_digits(*, n_views=(4, 8), shift=0.5, rotation=5.0, noise=1.0, r
         DESCR=f"scikit-learn's 1797 digits as patients: {len(views)} views, {low} to {high} "
         "per digit (shifted, rotated, noisy).",
     )
+
+
+def _random_view(image, shift, rotation, rng):
+    """An 8x8 digit rotated about its centre and shifted, by angles and pixels drawn from rng."""
+    angle = np.deg2rad(rng.uniform(-rotation, rotation))
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([3.5, 3.5])
+    offset = centre - turn @ centre + rng.uniform(-shift, shift, 2)
+    return affine_transform(image, turn, offset=offset, order=1, mode="constant")

@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 from sklearn_vision import read_image
-from sklearn_vision._decoding import resize_bilinear
 
 GREY = (np.arange(24, dtype=np.uint8) * 10).reshape(4, 6)
 ALPHA = np.resize(np.array([0, 1, 128, 255], np.uint8), (4, 6))
@@ -74,12 +73,14 @@ def test_read_image_names_bad_files(tmp_path, content, reason):
     assert path.read_bytes() == content  # never modified
 
 
-def test_resize_bilinear_matches_tensorflow():
+def test_read_image_resizes_as_tensorflow_does(tmp_path):
+    # PNG is lossless: read_image gives the stored pixels, resized as tf.image.resize does.
     tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(0)
     for _ in range(40):
         height, width = rng.integers(1, 300, 2)
         size = tuple(int(s) for s in rng.integers(1, 200, 2))
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(image).save(tmp_path / "image.png")
         expected = np.rint(tf.image.resize(image, size).numpy()).astype(np.uint8)
-        np.testing.assert_array_equal(resize_bilinear(image, size), expected)
+        np.testing.assert_array_equal(read_image(tmp_path / "image.png", size), expected)

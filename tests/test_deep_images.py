@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sklearn_vision import load_image_csv, load_image_folder, read_image
-from sklearn_vision._images import check_images
+from sklearn_vision import BackboneFeatures, load_image_csv, load_image_folder, read_image
 
 from .conftest import small_features
 
@@ -104,10 +103,10 @@ def test_folder_of_deep_images_is_float(twelve_bit, tmp_path):
 def test_arrays_outside_0_255_are_refused_not_clipped():
     deep = np.random.default_rng(0).integers(0, 4096, (4, 8, 8, 1)).astype(np.uint16)
     with pytest.raises(ValueError, match=r"values from \d+ to 4\d\d\d, outside the \[0, 255\]"):
-        check_images(deep)
+        BackboneFeatures().fit(deep)
     with pytest.raises(ValueError, match="Nothing is clipped"):
-        check_images(np.full((2, 8, 8, 3), -1.0))
-    check_images(np.full((2, 8, 8, 3), 255.0))  # the bounds themselves are fine
+        BackboneFeatures().fit(np.full((2, 8, 8, 3), -1.0))
+    small_features().fit(np.full((2, 8, 8, 3), 255.0))  # the bounds themselves are fine
 
 
 def test_deep_file_paths_stream_to_the_backbone(twelve_bit, fresh_cache):

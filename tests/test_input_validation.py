@@ -1,29 +1,41 @@
-"""Image input validation: arrays and paths in, clear errors out (``_images.py``)."""
+"""Image input validation: arrays and paths in, clear errors out (``_images.py``).
+
+Through :class:`BackboneFeatures`, whose ``fit`` checks its input before it builds a model.
+"""
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from sklearn_vision._images import check_images
+from sklearn_vision import BackboneFeatures
+
+from .conftest import small_features
 
 
-def test_check_images_forms():
-    rgb = np.zeros((4, 8, 8, 3), np.uint8)
-    assert check_images(rgb).data.shape == (4, 8, 8, 3)
-    assert check_images(rgb[..., 0]).data.shape == (4, 8, 8, 1)
-    assert check_images(list(rgb)).data.shape == (4, 8, 8, 3)
-    paths = check_images(["a.png", "b.jpg"])
-    assert paths.is_paths and list(paths.data) == ["a.png", "b.jpg"]
-    assert check_images(np.array([["a.png"], ["b.png"]])).is_paths
-    assert check_images(rgb).n_features == 8 * 8 * 3
+def test_image_forms(tmp_path, fresh_cache):
+    grey = np.random.default_rng(0).integers(0, 256, (4, 32, 32), dtype=np.uint8)
+    rgb = np.repeat(grey[..., np.newaxis], 3, axis=-1)
+    features = small_features().fit(rgb)
+    assert features.n_features_in_ == 32 * 32 * 3
+    expected = features.transform(rgb)
+    np.testing.assert_allclose(features.transform(list(rgb)), expected, rtol=1e-5, atol=1e-6)
+    # Grey (n, h, w) is one channel, read as RGB.
+    np.testing.assert_allclose(features.transform(grey), expected, rtol=1e-5, atol=1e-6)
+    paths = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    for image, path in zip(rgb[:2], paths, strict=True):
+        Image.fromarray(image).save(path)
+    assert small_features().fit(paths).n_features_in_ == 1  # a column of paths
+    for form in [paths, np.array(paths)[:, np.newaxis]]:
+        np.testing.assert_allclose(features.transform(form), expected[:2], rtol=1e-4, atol=1e-5)
 
 
 def test_float_images_in_unit_range_warn():
     with pytest.warns(UserWarning, match=r"pixel values in \[0, 255\]"):
-        check_images(np.full((2, 8, 8, 3), 0.5))
+        small_features().fit(np.full((2, 8, 8, 3), 0.5))
 
 
 def test_empty_input_is_refused():
     with pytest.raises(ValueError, match="0 images"):
-        check_images(np.zeros((0, 8, 8, 3)))
+        BackboneFeatures().fit(np.zeros((0, 8, 8, 3)))
     with pytest.raises(ValueError, match="empty list"):
-        check_images([])
+        BackboneFeatures().fit([])

@@ -1,4 +1,5 @@
 import json
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ from sklearn.metrics import accuracy_score
 from sklearn.svm import LinearSVC
 
 from sklearn_vision import LearningCurveEstimator, PowerLawRegressor
-from sklearn_vision._learning_curve import balanced_subsample
 
 from .conftest import TINY_MOBILENET
 
@@ -43,7 +43,7 @@ class RecordingClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         self.classes_, counts = np.unique(y, return_counts=True)
         RecordingClassifier.fits.append(
-            dict(counts=counts, n=len(y), sample_weight=sample_weight, seed=self.random_state)
+            dict(counts=counts, n=len(y), sample_weight=sample_weight, seed=self.random_state, X=X)
         )
         self.majority_ = self.classes_[np.argmax(counts)]
         return self
@@ -59,27 +59,43 @@ def recording():
     RecordingClassifier.fits = []
 
 
-@pytest.mark.parametrize("n_samples", [4, 7, 40, 100])
-def test_balanced_subsample_is_exact_and_balanced(n_samples):
-    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
-    indices = balanced_subsample(y, n_samples, random_state=0)
-    assert len(indices) == len(np.unique(indices)) == n_samples
-    counts = np.bincount(y[indices], minlength=3)
-    # Equal shares, a class short of its share gives all it has.
-    for count, available in zip(counts, [80, 15, 5], strict=True):
-        assert count <= available
-    # Water-filling: the classes with more left share the rest within one,
-    # and a class given all it has never has more than they do.
-    open_ = counts < np.array([80, 15, 5])
-    if open_.any():
-        assert np.ptp(counts[open_]) <= 1
-        assert np.all(counts[~open_] <= counts[open_].min())
+IMBALANCED = np.array([0] * 80 + [1] * 15 + [2] * 5)
 
 
-def test_balanced_subsample_clips_small_classes():
-    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
-    counts = np.bincount(y[balanced_subsample(y, 60, random_state=0)])
-    assert counts.tolist() == [40, 15, 5]
+def _balanced_fits(recording, sizes):
+    """The fits of a learning curve whose subsamples are drawn from the rows of IMBALANCED."""
+    # Those 100 rows (ids in X) train every fit; three more, one per class, score it.
+    y = np.r_[IMBALANCED, 0, 1, 2]
+    X = np.arange(len(y), dtype=float)[:, np.newaxis]
+    split = [(np.arange(100), np.arange(100, 103))]
+    fast_curve(
+        recording(), train_sizes=sizes, n_repeats=1, cv=split, refit=False, random_state=0
+    ).fit(X, y)
+    return recording.fits
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
+def test_balanced_subsample_is_exact_and_balanced(recording):
+    sizes = [4, 7, 40, 100]
+    available = np.bincount(IMBALANCED)
+    for n_samples, fit in zip(sizes, _balanced_fits(recording, sizes), strict=True):
+        assert fit["n"] == len(np.unique(fit["X"][:, 0])) == n_samples
+        counts = fit["counts"]
+        # Equal shares, a class short of its share gives all it has.
+        for count, have in zip(counts, available, strict=True):
+            assert count <= have
+        # Water-filling: the classes with more left share the rest within one,
+        # and a class given all it has never has more than they do.
+        open_ = counts < available
+        if open_.any():
+            assert np.ptp(counts[open_]) <= 1
+            assert np.all(counts[~open_] <= counts[open_].min())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
+def test_balanced_subsample_clips_small_classes(recording):
+    fits = _balanced_fits(recording, [10, 30, 60])
+    assert fits[-1]["counts"].tolist() == [40, 15, 5]
 
 
 def test_fit_shapes_sizes_and_curve(digits):
@@ -364,16 +380,64 @@ def test_progress_bar(digits, capsys, monkeypatch):
     assert "6/6 fits" in err and "size 40, repeat 2/2" in err and "left" in err
 
 
-def test_progress_time_left_is_weighted_by_the_work_left(monkeypatch):
-    from sklearn_vision._progress import ProgressBar
+class PausingClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the first class; a fit on 800 samples pauses long enough for a redraw, or fails."""
 
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def fit(self, X, y):
+        if len(y) == 800:
+            if self.fail:
+                raise RuntimeError("the fit on 800 samples fails")
+            time.sleep(0.5)  # rich redraws a live bar ten times a second
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def _bar_halves(frame):
+    """How full the bar of a frame of rich's progress bar is, in half characters."""
+    return 2 * frame.count("━") + frame.count("╸")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
+def test_progress_time_left_is_weighted_by_the_work_left(capsys, monkeypatch):
+    X, y = load_digits(return_X_y=True)
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    with ProgressBar(3, True, unit="fits", work=50 + 100 + 800) as progress:
-        progress.update(work=50)
-        progress.update(work=100)
-        task = progress._bar.tasks[0]
-        assert task.completed == 150 and task.total == 950  # 2 of 3 fits, 16% of the work
-    assert not progress._bar.live.is_started  # stopped by the with block
+    monkeypatch.setenv("NO_COLOR", "1")  # the bar's done part alone is drawn
+    curve = fast_curve(
+        PausingClassifier(), train_sizes=[50, 100, 800], n_repeats=1, verbose=1, refit=False
+    )
+    curve.fit(X, y)
+    frames = capsys.readouterr().err.split("\r")
+    during = [frame for frame in frames if "2/3 fits" in frame]
+    done = [frame for frame in frames if "3/3 fits" in frame]
+    assert during and done
+    # 2 of 3 fits, but 150 of the 950 samples' work: the bar is 16% full, not 67%.
+    assert _bar_halves(during[-1]) / _bar_halves(done[-1]) == pytest.approx(150 / 950, abs=0.1)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
+def test_progress_bar_is_closed_when_a_fit_fails(capsys, monkeypatch):
+    X, y = load_digits(return_X_y=True)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    failing = fast_curve(
+        PausingClassifier(fail=True),
+        train_sizes=[50, 100, 800],
+        n_repeats=1,
+        verbose=1,
+        refit=False,
+        error_score="raise",
+    )
+    with pytest.raises(RuntimeError, match="800 samples"):
+        failing.fit(X, y)
+    assert "2/3 fits" in capsys.readouterr().err
+    # Closed as the error left the loop: the next fit draws its own bar.
+    clone(failing).set_params(estimator=DummyClassifier()).fit(X, y)
+    assert "3/3 fits" in capsys.readouterr().err
 
 
 def test_fit_leaves_the_given_estimator_unfitted():
