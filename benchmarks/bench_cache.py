@@ -107,19 +107,16 @@ def cache_bytes_per_image():
     """Bytes one image costs in the cache, per backbone at its default size."""
     import keras
 
-    from sklearn_vision._backbones import build_backbone, fine_tune_index, get_spec
-
     rows = []
     for name in sorted(BACKBONES):
-        spec = get_spec(name)
-        size = (spec.default_size, spec.default_size)
-        backbone = build_backbone(spec, weights=None, image_size=size, backbone_kwargs=None, seed=0)
+        record = BACKBONES[name]
+        backbone, _ = record.make(weights=None, image_size=None, seed=0)
         pooled = int(backbone.output.shape[-1]) * 4
         split = None
-        if spec.fine_tune_from is not None:
-            index = fine_tune_index(backbone, spec.fine_tune_from, spec.block_pattern)
+        if record.fine_tune_from is not None:
+            index = record.fine_tune_index(backbone, record.fine_tune_from)
             split = int(np.prod(backbone.layers[index].input.shape[1:])) * 4
-        rows.append((name, spec.default_size, pooled, split))
+        rows.append((name, record.default_size, pooled, split))
         keras.backend.clear_session()
     return rows
 

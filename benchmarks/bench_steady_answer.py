@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from sklearn_vision._cli import main as command_line
+from sklearn_vision.__main__ import main as command_line
 
 WEIGHTS = (
     Path(

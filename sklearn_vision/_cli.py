@@ -300,7 +300,9 @@ def _model_arguments(parser):
         type=_backbones,
         metavar="NAME",
         help="keras.applications backbone or small_cnn, one of: "
-        f"{', '.join(sorted(BACKBONES))}; sample-size compares several, given as NAME,NAME "
+        f"{', '.join(sorted(BACKBONES))}; or, with KerasHub installed, a KerasHub preset "
+        "name (dinov2_small, siglip2_base_patch16_224, ...), handle or local preset "
+        "directory; sample-size compares several, given as NAME,NAME "
         "(default: mobilenet_v2; small_cnn on the bundled data)",
     )
     group.add_argument(
@@ -364,13 +366,16 @@ def _fraction(text):
 
 
 def _backbones(text):
+    from ._backbones import backbone_record
+
     names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in BACKBONES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown backbone {', '.join(unknown) or repr(text)}; choose from "
-            f"{', '.join(sorted(BACKBONES))}"
-        )
+    if not names:
+        raise argparse.ArgumentTypeError(f"no backbone named in {text!r}")
+    for name in names:
+        try:
+            backbone_record(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     if len(set(names)) < len(names):
         raise argparse.ArgumentTypeError(f"a backbone is named twice: {text!r}")
     return names
@@ -565,17 +570,17 @@ def _groups_from_names(filenames, pattern):
 
 def _classifier(args):
     """The TransferImageClassifier the options describe (see ``_set_up`` for the rest)."""
-    from ._backbones import get_spec
+    from ._backbones import backbone_record
     from ._transfer import TransferImageClassifier
 
     bundled = args.folder is None and args.csv is None
     backbone = (args.backbone or [_default_backbone(args)])[0]
-    spec = get_spec(backbone)
-    weights = args.weights or ("imagenet" if spec.pretrained else "none")
+    weights = args.weights or ("imagenet" if backbone_record(backbone).pretrained else "none")
     weights = None if weights.lower() == "none" else weights
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise CommandError(f"--weights {weights}: no such file (use imagenet, none or a path)")
-    image_size = args.image_size or (32 if bundled else None)
+    # The bundled 8x8 digits at 32 pixels; KerasHub backbones at their own size.
+    image_size = args.image_size or (32 if bundled and backbone in BACKBONES else None)
     defaults = (
         _FROM_SCRATCH
         if weights is None
@@ -600,16 +605,17 @@ def _classifier(args):
 
 def _set_up(clf, args, labels, groups=None, smallest_fit=None):
     """Early stopping where the smallest fit allows it; the weights checked up front."""
-    from ._transfer import validation_split_fits
+    from ._stages import early_stopping_fits
 
     bundled = args.folder is None and args.csv is None
     # Early stopping needs every class on both sides of its validation split,
-    # in the smallest fit too; with groups, a few groups on each side.
+    # in the smallest fit too; with groups, whole groups on both sides (the
+    # groups of the smallest fit estimated from the median group size).
     n_samples, n_classes = smallest_fit or len(labels), len(np.unique(labels))
-    fits = validation_split_fits(n_samples, n_classes, clf.validation_fraction)
+    n_groups = None
     if groups is not None:
-        per_group = np.median(np.unique(groups, return_counts=True)[1])
-        fits = fits and n_samples / per_group >= 4
+        n_groups = int(n_samples / np.median(np.unique(groups, return_counts=True)[1]))
+    fits = early_stopping_fits(n_samples, n_classes, clf.validation_fraction, n_groups)
     names, counts = np.unique(labels, return_counts=True)
     if fits and not bundled and counts.min() < 3:
         # Every fit's validation split needs 2 images of each class.
@@ -625,13 +631,11 @@ def _set_up(clf, args, labels, groups=None, smallest_fit=None):
 
 def _check_weights(clf):
     """Build the backbone once: a missing weights file fails now, not after an hour."""
-    from ._backbones import build_backbone, get_spec
+    from ._backbones import backbone_record
 
-    spec = get_spec(clf.backbone)
-    size = clf.image_size or spec.default_size
     try:
-        build_backbone(
-            spec, weights=clf.weights, image_size=(size, size), backbone_kwargs=None, seed=0
+        backbone_record(clf.backbone).make(
+            weights=clf.weights, image_size=clf.image_size, backbone_kwargs=None, seed=0
         )
     except OSError as exc:
         raise CommandError(
@@ -644,7 +648,10 @@ def _describe(clf):
     stages = "frozen backbone, then fine-tuning" if clf.fine_tune_from else "frozen backbone"
     if clf.weights is None:
         stages = "trained from scratch" if clf.backbone == "small_cnn" else "random weights"
-    weights = {None: "no pretrained weights", "imagenet": "ImageNet weights"}.get(
+    from ._backbones import BACKBONES
+
+    pretrained = "ImageNet weights" if clf.backbone in BACKBONES else "pretrained weights"
+    weights = {None: "no pretrained weights", "imagenet": pretrained}.get(
         clf.weights, f"weights from {clf.weights}"
     )
     return (
@@ -657,11 +664,13 @@ def _describe(clf):
 
 
 def _describe_augmentation(clf):
-    from ._transfer import resolve_cache
+    from ._backbones import backbone_record
+    from ._stages import IMAGES, resolve_cache
 
     if clf.augmentation is None:
         return ""
-    if resolve_cache(clf.cache, backbone=clf.backbone, augmentation=clf.augmentation):
+    record = backbone_record(clf.backbone)
+    if resolve_cache(clf.cache, record=record, augmentation=clf.augmentation) != IMAGES:
         return f", augmentation ({clf.augmentation_views} cached views per image)"
     return ", augmentation (fresh every epoch)"
 

@@ -16,15 +16,9 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._backbones import (
-    BACKBONE_PARAMETER_CONSTRAINTS,
-    BACKBONES,
-    get_spec,
-    make_backbone,
-    preprocess_function,
-)
+from ._backbones import backbone_record
 from ._cache import get_feature_cache
-from ._images import check_images
+from ._images import Images, check_images
 from ._intensity import check_window
 from ._keras_utils import (
     architecture,
@@ -32,12 +26,12 @@ from ._keras_utils import (
     hash_weights,
     inference,
     keras_backend,
-    pooled_model,
     seeded_keras,
     traced_inference,
 )
 from ._progress import ProgressBar
-from ._tf_data import image_read_errors, make_dataset
+from ._record import BACKBONE_PARAMETER_CONSTRAINTS
+from ._tf_data import ImageFeed, image_read_errors, images_dataset
 
 # Part of a file's key: a change in how files are decoded (16-bit files were once
 # clipped to 8 bits) must not reuse features a disk cache kept from before.
@@ -65,8 +59,8 @@ def image_keys(images, window="auto"):
     ]
 
 
-def model_key(model, *, image_size, preprocessing):
-    """Fingerprint what maps an image to ``model``'s output.
+def model_key(model, feed):
+    """Fingerprint what maps an image to ``model``'s output through ``feed``.
 
     Hashes the model's weights and layer configuration with the input size, the
     preprocessing and the dtype policy: other weights, another cut layer or
@@ -76,95 +70,92 @@ def model_key(model, *, image_size, preprocessing):
     description = (
         architecture(model),
         [tuple(t.shape) for t in model.outputs],
-        tuple(image_size),
-        preprocessing,
+        tuple(feed.image_size),
+        repr(feed.preprocessing),
     )
     digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
     return hash_weights(digest, model).hexdigest()
 
 
-def cached_predict(
-    model,
-    images,
-    *,
-    image_size,
-    preprocessing,
-    batch_size,
-    window="auto",
-    views=None,
-    cache=True,
-    verbose=0,
-):
+def cached_outputs(model, images, feed, *, batch_size, cache=True, verbose=0):
     """Return ``model``'s output for every image, computing only what the cache lacks.
 
-    ``preprocessing`` names the backbone's preprocessing (a registered backbone
-    name, or None for none); it is part of the key, as ``window`` is of files'.
-    With ``views`` (:class:`AugmentedViews`), the outputs of each image's
-    augmented views, of shape ``(n_images, n_views, ...)``, each view keyed by
-    its own entry key. With ``verbose`` above 0, a progress bar over the
-    images (or views) computed.
+    ``images`` are :class:`Images` fed through ``feed`` (an :class:`ImageFeed`
+    without augmentation). With ``verbose`` above 0, a progress bar over the
+    images computed.
     """
-    preprocess = preprocess_function(get_spec(preprocessing)) if preprocessing else None
-
-    def predict(subset, bar, store=None, key=None):
-        dataset = make_dataset(
-            subset,
-            batch_size=batch_size,
-            image_size=image_size,
-            preprocess=preprocess,
-            window=window,
-        )
-        function = None
-        if store is not None and keras_backend() == "tensorflow":
-            spec = dataset.element_spec
-            function = store.inference_function(
-                (key, repr(spec)),
-                trace=lambda: traced_inference(model, spec),
-                trace_copy=lambda: traced_inference(
-                    clone_with_weights(model, trainable=False), spec
-                ),
-            )
-        with image_read_errors():
-            return inference(model, dataset, function, progress=bar)
-
-    def progress(n):
-        return ProgressBar(n, verbose > 0, unit="images" if views is None else "views")
-
     if not cache:
-        with progress(len(images)) as bar:
-            return predict(images, bar)
-    store = get_feature_cache()
-    key = model_key(model, image_size=image_size, preprocessing=preprocessing)
-    keys = image_keys(images, window)
-    if views is not None:
-        keys = [entry for image in keys for entry in views.entry_keys(image)]
-    found = [store.get((key, entry)) for entry in keys]
-    missing = [i for i, value in enumerate(found) if value is None]
+        with ProgressBar(len(images), verbose > 0, unit="images") as bar:
+            return _predict(model, images, feed, batch_size, bar)
+    key = model_key(model, feed)
+    entries = image_keys(images, feed.window)
+
+    def compute(rows, bar):
+        return _predict(model, images[np.asarray(rows)], feed, batch_size, bar, key)
+
+    # All at once: the images are already in memory, or stream from their files.
+    outputs = _through_cache(key, entries, compute, len(entries), ("images", verbose))
+    return np.stack(outputs)
+
+
+def cached_view_outputs(model, images, feed, views, *, batch_size, verbose=0):
+    """Return ``model``'s outputs of each image's augmented views, ``(n_images, n_views, ...)``.
+
+    ``views`` (:class:`AugmentedViews`) makes the views; each is keyed by its
+    own entry key, so every fit sharing the images shares them.
+    """
+    key = model_key(model, feed)
+    entries = [e for image in image_keys(images, feed.window) for e in views.entry_keys(image)]
+
+    def compute(flat, bar):
+        pixels = _view_pixels(images, flat, [entries[i] for i in flat], views, feed)
+        return _predict(model, Images(pixels, False), feed, batch_size, bar, key)
+
     # Views are augmented a chunk at a time: their pixels are never all in memory.
-    chunk = len(missing) if views is None else _VIEW_CHUNK * batch_size
-    with progress(len(missing)) if missing else nullcontext() as bar:
+    outputs = _through_cache(key, entries, compute, _VIEW_CHUNK * batch_size, ("views", verbose))
+    outputs = np.stack(outputs)
+    return outputs.reshape(len(images), views.n_views, *outputs.shape[1:])
+
+
+def _through_cache(key, entries, compute, chunk, progress):
+    """The cached value of each entry; those missing computed ``chunk`` at a time and stored."""
+    store = get_feature_cache()
+    found = [store.get((key, entry)) for entry in entries]
+    missing = [i for i, value in enumerate(found) if value is None]
+    unit, verbose = progress
+    with ProgressBar(len(missing), verbose > 0, unit=unit) if missing else nullcontext() as bar:
         for start in range(0, len(missing), max(chunk, 1)):
             part = missing[start : start + chunk]
-            if views is None:
-                subset = images[np.asarray(part)]
-            else:
-                subset = check_images(_view_pixels(images, part, keys, views, image_size, window))
-            computed = predict(subset, bar, store, key)
-            for i, value in zip(part, computed, strict=True):
-                store.put((key, keys[i]), value)
+            for i, value in zip(part, compute(part, bar), strict=True):
+                store.put((key, entries[i]), value)
                 found[i] = value
-    found = np.stack(found)
-    return found if views is None else found.reshape(len(images), views.n_views, *found.shape[1:])
+    return found
 
 
-def _view_pixels(images, entries, keys, views, image_size, window):
-    """The augmented pixels of the views ``entries`` (flat indices into image x view)."""
-    rows = np.asarray(entries) // views.n_views
+def _predict(model, images, feed, batch_size, bar, key=None):
+    """``model``'s inference output on ``images``; with ``key``, its traced function shared."""
+    dataset = images_dataset(images, feed=feed, batch_size=batch_size)
+    function = None
+    if key is not None and keras_backend() == "tensorflow":
+        spec = dataset.element_spec
+        function = get_feature_cache().inference_function(
+            (key, repr(spec)),
+            trace=lambda: traced_inference(model, spec),
+            trace_copy=lambda: traced_inference(clone_with_weights(model, trainable=False), spec),
+        )
+    with image_read_errors():
+        return inference(model, dataset, function, progress=bar)
+
+
+def _view_pixels(images, flat, entries, views, feed):
+    """The augmented pixels of the views ``flat`` (indices into image x view)."""
+    rows = np.asarray(flat) // views.n_views
     unique, inverse = np.unique(rows, return_inverse=True)
-    dataset = make_dataset(images[unique], batch_size=64, image_size=image_size, window=window)
+    plain_feed = ImageFeed(feed.image_size, window=feed.window)
+    dataset = images_dataset(images[unique], feed=plain_feed, batch_size=64)
     with image_read_errors():
         plain = np.concatenate([batch.numpy() for batch in dataset])
-    pixels = views.apply(plain[inverse], [keys[i] for i in entries])
+    pixels = views.apply(plain[inverse], entries)
     # Interpolation can land a hair outside [0, 255]: values the augmentation
     # made, not the user's pixels.
     return np.clip(pixels, 0, 255)
@@ -235,7 +226,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "backbone": [StrOptions(set(BACKBONES)), callable],
+        "backbone": [str, callable],
         **BACKBONE_PARAMETER_CONSTRAINTS,
         "window": [StrOptions({"auto", "minmax"}), tuple, list],
         "pooling": [StrOptions({"avg", "max"})],
@@ -297,17 +288,18 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         """
         images = check_images(X)
         check_window(self.window)
+        record = backbone_record(self.backbone)
+        record.check_weights(self.weights)
         self.n_features_in_ = images.n_features
         seed = np.random.randint(2**31 - 1) if self.random_state is None else self.random_state
         with seeded_keras(seed):
-            backbone, self.image_size_, _ = make_backbone(
-                self.backbone,
+            backbone, self.image_size_ = record.make(
                 weights=self.weights,
                 image_size=self.image_size,
                 backbone_kwargs=self.backbone_kwargs,
                 seed=seed,
             )
-            self.model_ = pooled_model(backbone, pooling=self.pooling, name="features")
+            self.model_ = record.pooled(backbone, pooling=self.pooling, name="features")
         self.n_features_out_ = int(self.model_.output.shape[-1])
         return self
 
@@ -325,13 +317,16 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
             float32 embeddings.
         """
         check_is_fitted(self)
-        return cached_predict(
+        feed = ImageFeed(
+            self.image_size_,
+            preprocessing=backbone_record(self.backbone).preprocessing,
+            window=check_window(self.window),
+        )
+        return cached_outputs(
             self.model_,
             check_images(X),
-            image_size=self.image_size_,
-            preprocessing=self.backbone if isinstance(self.backbone, str) else None,
+            feed,
             batch_size=self.batch_size,
-            window=check_window(self.window),
             cache=self.cache,
             verbose=self.verbose,
         ).astype(np.float32, copy=False)

@@ -58,6 +58,23 @@ def check_images(X):
     if X.dtype.kind in "USO" and (X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1)):
         if X.size and all(_is_path(x) for x in X.ravel()):
             return _as_paths(X)
+    X = _image_batch(_numeric(X))
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError("Input images contain NaN or infinity; pixels must be finite.")
+    _check_pixel_range(X)
+    if X.dtype.kind == "f":
+        if X.max() <= 1.0 and X.max() > 0:
+            warnings.warn(
+                "Float images with all pixels in [0, 1]: sklearn-vision expects pixel "
+                "values in [0, 255], as keras.applications do. Multiply by 255.",
+                UserWarning,
+                stacklevel=3,
+            )
+    return Images(X, False)
+
+
+def _numeric(X):
+    """``X``, an array that is not paths, as real numbers: an object array as float64."""
     if X.dtype.kind == "c":
         raise ValueError("Complex data not supported: images must hold real pixel values.")
     if X.dtype.kind == "O":
@@ -72,6 +89,11 @@ def check_images(X):
             f"Images must be a numeric array (uint8 or float pixels in [0, 255]) or file "
             f"paths; got an array of dtype {X.dtype}."
         )
+    return X
+
+
+def _image_batch(X):
+    """A numeric array as ``(n, h, w, c)``, c being 1 or 3 (a grey ``(n, h, w)`` gains c)."""
     if X.ndim == 2:
         raise ValueError(
             f"Expected images of shape (n_samples, height, width[, channels]) or a column "
@@ -94,18 +116,7 @@ def check_images(X):
         raise ValueError(f"Found array with 0 images (shape {X.shape}); at least 1 is required.")
     if min(X.shape[1:3]) == 0:
         raise ValueError(f"Found images of size 0 (shape {X.shape}).")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError("Input images contain NaN or infinity; pixels must be finite.")
-    _check_pixel_range(X)
-    if X.dtype.kind == "f":
-        if X.max() <= 1.0 and X.max() > 0:
-            warnings.warn(
-                "Float images with all pixels in [0, 1]: sklearn-vision expects pixel "
-                "values in [0, 255], as keras.applications do. Multiply by 255.",
-                UserWarning,
-                stacklevel=3,
-            )
-    return Images(X, False)
+    return X
 
 
 def _check_pixel_range(X):
@@ -178,3 +189,22 @@ def check_image_size(image_size):
             f"image_size must be a positive int or a (height, width) pair; got {image_size!r}."
         )
     return tuple(int(s) for s in size)
+
+
+def check_feature_rows(X):
+    """Refuse strings, such as image file paths, where backbone=None takes feature rows."""
+    if isinstance(X, (list, tuple)):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: validate_data says so
+            return
+    if not isinstance(X, np.ndarray) or X.dtype.kind not in "USO":
+        return  # numbers, or a table validate_data checks
+    text = [value for value in X.ravel() if isinstance(value, (str, bytes, os.PathLike))]
+    if text:
+        raise ValueError(
+            "backbone=None takes feature rows (a 2-D numeric array of shape (n_samples, "
+            f"n_features)); got file paths or strings, such as {str(text[0])!r}. Give a backbone "
+            "name, such as backbone='mobilenet_v2', to read the images, or compute features "
+            "first with BackboneFeatures and fit on them."
+        )

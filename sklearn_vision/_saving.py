@@ -25,16 +25,18 @@ def serving_model(clf):
     """The fitted classifier as one Keras model: raw images (or rows) in, probabilities out."""
     import keras
 
-    from ._backbones import get_spec, preprocessing_layers
+    from ._backbones import backbone_record
 
     if clf.backbone is None:
         inputs = keras.Input(shape=(clf.n_features_in_,), name="features")
-        return keras.Model(inputs, clf.model_(inputs), name=SERVING_NAME)
+        return keras.Model(inputs, clf.model_(inputs, training=False), name=SERVING_NAME)
     inputs = keras.Input(shape=(None, None, 3), name="images")
     x = keras.layers.Resizing(*clf.image_size_, interpolation="bilinear", name="resize")(inputs)
-    for layer in preprocessing_layers(get_spec(clf.backbone)):
+    preprocessing = backbone_record(clf.backbone).preprocessing
+    for layer in [] if preprocessing is None else preprocessing.layers():
         x = layer(x)
-    return keras.Model(inputs, clf.model_(x), name=SERVING_NAME)
+    # Inference whatever a caller passes: the saved model only serves.
+    return keras.Model(inputs, clf.model_(x, training=False), name=SERVING_NAME)
 
 
 # ---------------------------------------------------------------- parameters as JSON
@@ -117,6 +119,7 @@ def save(clf, path):
         "n_features_in": int(clf.n_features_in_),
         "image_size": None if clf.image_size_ is None else list(clf.image_size_),
         "fine_tune_index": clf.fine_tune_index_,
+        "stage_plan": clf.stage_plan_.to_dict(),
         "history": clf.history_,
         "model_layer": clf.model_.name,
     }
@@ -175,7 +178,8 @@ def read_metadata(path):
             f"{metadata['format']}; this is sklearn-vision {__version__}, which reads format "
             f"{FORMAT} and older. Upgrade sklearn-vision to load it."
         )
-    _check_fields(path, metadata, _FIELDS)
+    # Files written before the stage plan was saved predict through the whole model.
+    _check_fields(path, metadata, [n for n in _FIELDS if n != "stage_plan" or n in metadata])
     return metadata
 
 
@@ -198,6 +202,16 @@ def _is_image_size(value):
     return value is None or (
         isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value)
     )
+
+
+def _is_stage_plan(value):
+    from ._stages import StagePlan
+
+    try:
+        StagePlan.from_dict(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _label_dtype(value):
@@ -223,6 +237,7 @@ _FIELDS = {
     "n_features_in": ("a positive integer", lambda value: _is_int(value) and value > 0),
     "image_size": ("null or [height, width] in pixels", _is_image_size),
     "fine_tune_index": ("null or an integer", lambda value: value is None or _is_int(value)),
+    "stage_plan": ("an object naming what each stage trained on", _is_stage_plan),
     "history": ("an object of training histories", lambda value: isinstance(value, dict)),
     "model_layer": ("a layer name", lambda value: isinstance(value, str)),
 }

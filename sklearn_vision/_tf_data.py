@@ -6,11 +6,11 @@ its functions.
 
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._decoding import JPEG_SCALES, read_file
-from ._images import Images
 
 _READ_ERROR = re.compile(r"Cannot read image file .*")
 
@@ -33,84 +33,126 @@ def image_read_errors():
         raise OSError(match.group(0)) from None
 
 
-def make_dataset(
-    X,
-    y=None,
-    sample_weight=None,
-    *,
-    batch_size,
-    shuffle_seed=None,
-    image_size=None,
-    preprocess=None,
-    augmentation=None,
-    window="auto",
-    view_seed=None,
-):
-    """Return a batched, prefetched ``tf.data.Dataset`` feeding a model.
+@dataclass(frozen=True)
+class ImageFeed:
+    """How images reach a model: their size, deep files' window, preprocessing, augmentation.
 
-    ``X`` is :class:`Images` or a 2-D array of feature rows. Paths are decoded in
-    parallel as batches are needed, so a folder larger than memory streams; image
-    arrays are resized per batch to ``image_size``. ``augmentation`` (a Keras
-    layer) runs on the [0, 255] pixels before ``preprocess``. ``shuffle_seed`` not
-    None reshuffles every epoch, reproducibly. ``window`` scales deep image files
-    as :func:`read_image` does. ``view_seed`` not None means ``X`` holds cached
-    outputs of augmented views, ``(n, n_views, ...)``: every epoch draws one view
-    of each sample, reproducibly.
+    ``preprocessing`` maps [0, 255] pixels to the model's input (a backbone
+    record's, or None); ``augmentation`` (Keras layers, in training only) runs
+    before it.
+    """
+
+    image_size: tuple
+    preprocessing: object = None
+    window: object = "auto"
+    augmentation: object = None
+
+
+def rows_dataset(rows, targets=(), *, batch_size, shuffle_seed=None):
+    """A dataset of fixed rows (features, or cached backbone outputs), with ``targets``.
+
+    ``targets`` are arrays aligned with the rows (labels, then sample weights);
+    ``shuffle_seed`` not None reshuffles every epoch, reproducibly.
+    """
+    import tensorflow as tf
+
+    dataset = _with_targets(tf.data.Dataset.from_tensor_slices(rows), targets)
+    return _batched(_shuffled(dataset, len(rows), shuffle_seed), batch_size)
+
+
+def views_dataset(views, targets, *, batch_size, shuffle_seed, view_seed):
+    """A training dataset of cached outputs of augmented views, ``(n, n_views, ...)``.
+
+    Every epoch draws one view of each sample, reproducibly from ``view_seed``.
+    """
+    import tensorflow as tf
+
+    n_views = views.shape[1]
+    dataset = _with_targets(tf.data.Dataset.from_tensor_slices(views), targets)
+    dataset = _shuffled(dataset, len(views), shuffle_seed)
+    draws = tf.data.Dataset.random(seed=view_seed, rerandomize_each_iteration=True)
+
+    def one_view(sample, draw):
+        views, *rest = sample if isinstance(sample, tuple) else (sample,)
+        view = views[draw % n_views]
+        return (view, *rest) if rest else view
+
+    return _batched(tf.data.Dataset.zip((dataset, draws)).map(one_view), batch_size)
+
+
+def images_dataset(images, targets=(), *, feed, batch_size, shuffle_seed=None):
+    """A dataset of :class:`Images` (arrays or paths) prepared by ``feed`` (an :class:`ImageFeed`).
+
+    Paths are decoded in parallel as batches are needed, so a folder larger than
+    memory streams; arrays are resized per batch to ``feed.image_size``.
     """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
-    if not isinstance(X, Images):
-        first = tf.data.Dataset.from_tensor_slices(X)
-    elif X.is_paths:
-        height, width = image_size
-
-        def decode(path):
-            # float32: 16-bit and DICOM files keep their precision (read_image).
-            return read_file(path.decode(), (height, width), window).astype(np.float32)
-
-        def load(path):
-            image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
-            return tf.ensure_shape(image, (height, width, 3))
-
-        first = tf.data.Dataset.from_tensor_slices(X.data.astype(str))
-        first = first.map(load, num_parallel_calls=autotune)
+    if images.is_paths:
+        first = tf.data.Dataset.from_tensor_slices(images.data.astype(str))
+        first = first.map(_file_reader(feed), num_parallel_calls=autotune)
     else:
-        first = tf.data.Dataset.from_tensor_slices(X.data)
-
-    parts = [first] + [
-        tf.data.Dataset.from_tensor_slices(part) for part in (y, sample_weight) if part is not None
-    ]
-    dataset = tf.data.Dataset.zip(tuple(parts)) if len(parts) > 1 else first
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(X), seed=shuffle_seed, reshuffle_each_iteration=True)
-    if view_seed is not None:
-        n_views = X.shape[1]
-        draws = tf.data.Dataset.random(seed=view_seed, rerandomize_each_iteration=True)
-
-        def one_view(sample, draw):
-            views, *rest = sample if isinstance(sample, tuple) else (sample,)
-            view = views[draw % n_views]
-            return (view, *rest) if rest else view
-
-        dataset = tf.data.Dataset.zip((dataset, draws)).map(one_view)
-    dataset = dataset.batch(batch_size)
-    if isinstance(X, Images):
-
-        def prepare(x, *rest):
-            x = tf.cast(x, tf.float32)
-            if x.shape[-1] == 1:
-                x = tf.image.grayscale_to_rgb(x)
-            if tuple(x.shape[1:3]) != tuple(image_size):
-                x = tf.image.resize(x, image_size)
-            if augmentation is not None:
-                x = augmentation(x, training=True)
-            if preprocess is not None:
-                x = preprocess(x)
-            return (x, *rest) if rest else x
-
-        dataset = dataset.map(prepare, num_parallel_calls=autotune)
+        first = tf.data.Dataset.from_tensor_slices(images.data)
+    dataset = _shuffled(_with_targets(first, targets), len(images), shuffle_seed)
+    dataset = dataset.batch(batch_size).map(_preparer(feed), num_parallel_calls=autotune)
     return dataset.prefetch(autotune)
+
+
+def _file_reader(feed):
+    import tensorflow as tf
+
+    height, width = feed.image_size
+
+    def decode(path):
+        # float32: 16-bit and DICOM files keep their precision (read_image).
+        return read_file(path.decode(), (height, width), feed.window).astype(np.float32)
+
+    def load(path):
+        image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
+        return tf.ensure_shape(image, (height, width, 3))
+
+    return load
+
+
+def _preparer(feed):
+    """The per-batch map of images: float, RGB, resized, augmented, preprocessed."""
+    import tensorflow as tf
+
+    def prepare(x, *rest):
+        x = tf.cast(x, tf.float32)
+        if x.shape[-1] == 1:
+            x = tf.image.grayscale_to_rgb(x)
+        if tuple(x.shape[1:3]) != tuple(feed.image_size):
+            x = tf.image.resize(x, feed.image_size)
+        if feed.augmentation is not None:
+            x = feed.augmentation(x, training=True)
+        if feed.preprocessing is not None:
+            x = feed.preprocessing(x)
+        return (x, *rest) if rest else x
+
+    return prepare
+
+
+def _with_targets(dataset, targets):
+    import tensorflow as tf
+
+    if not targets:
+        return dataset
+    parts = [tf.data.Dataset.from_tensor_slices(part) for part in targets]
+    return tf.data.Dataset.zip((dataset, *parts))
+
+
+def _shuffled(dataset, n, seed):
+    if seed is None:
+        return dataset
+    return dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+
+
+def _batched(dataset, batch_size):
+    import tensorflow as tf
+
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def read_with_tensorflow(files, codes, size, n_jobs):

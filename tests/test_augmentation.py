@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from sklearn_vision import feature_cache_context
-from sklearn_vision._augmentation import AugmentedViews, can_cache_views, default_augmentation
-from sklearn_vision._tf_data import make_dataset
+from sklearn_vision import TransferImageClassifier, feature_cache_context
 
 from .conftest import mobilenet
 
@@ -14,43 +12,88 @@ def flip(seed=0):
     return keras.layers.RandomFlip("horizontal", seed=seed)
 
 
-def test_each_view_is_a_function_of_its_image():
-    images = np.random.default_rng(0).uniform(0, 255, (6, 16, 16, 3)).astype(np.float32)
-    views = AugmentedViews(default_augmentation(0), 3, (16, 16))
-    keys = [f"image-{i}" for i in range(6)]
-    entries = [entry for key in keys for entry in views.entry_keys(key)]
-    together = views.apply(np.repeat(images, 3, axis=0), entries)
-    # The same views whatever else is augmented with them, in whatever order.
-    alone = views.apply(images[[4, 1]].repeat(3, axis=0), entries[12:15] + entries[3:6])
-    np.testing.assert_array_equal(alone, together[[12, 13, 14, 3, 4, 5]])
-    # The views of an image differ from each other and from the image.
-    first = together[:3]
-    assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[0], images[0])
-    # More views keep the first ones.
-    more = AugmentedViews(default_augmentation(0), 5, (16, 16))
-    assert more.entry_keys("image-0")[:3] == views.entry_keys("image-0")
+def head_only(**params):
+    """The tiny MobileNetV2, its head trained on cached views: one backbone pass per view."""
+    return mobilenet(**{"augmentation_views": 2, "epochs": 1, "fine_tune_from": None, **params})
 
 
-def test_an_augmentation_of_many_random_layers_gets_a_seed_each():
+def conv_net(**params):
+    """A frozen one-layer convnet of seeded weights: cheap features that tell the digits apart."""
     import keras
 
+    backbone = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(
+                16,
+                5,
+                strides=2,
+                activation="relu",
+                kernel_initializer=keras.initializers.he_uniform(0),
+            ),
+        ],
+        name="conv_net",
+    )
+    defaults = dict(augmentation="default", augmentation_views=2, fine_tune_from=None)
+    defaults.update(epochs=3, learning_rate=1e-2, early_stopping=False, random_state=0)
+    return TransferImageClassifier(backbone, **{**defaults, **params})
+
+
+def cached_rows(cache):
+    """Every feature row the cache holds, one per image or view."""
+    return np.stack([cache.get(key).ravel() for key in cache.features.keys()])
+
+
+def test_each_view_is_a_function_of_its_image(digits, fresh_cache):
+    X, y = digits
+    head_only(augmentation="default").fit(X[:30], y[:30])
+    views = cached_rows(fresh_cache)
+    # Two views of each image, all different.
+    assert len(views) == 2 * 30 and len(np.unique(views, axis=0)) == 2 * 30
+    # More views keep the first ones: only the third view of each image is new.
+    head_only(augmentation="default", augmentation_views=3).fit(X[:30], y[:30])
+    assert fresh_cache.misses == 3 * 30
+    # The views differ from the images.
+    head_only(augmentation=None).fit(X[:30], y[:30])
+    assert fresh_cache.misses == 4 * 30
+    assert len(np.unique(cached_rows(fresh_cache), axis=0)) == 4 * 30
+
+
+def test_a_view_does_not_depend_on_what_else_is_augmented_with_it(digits):
+    X, y = digits
+    with feature_cache_context():
+        # Views of X[20:40] are first computed at other places in other batches, for another fit.
+        conv_net(random_state=1).fit(X[20:60], y[20:60])
+        warm = conv_net().fit(X[:40], y[:40]).predict_proba(X[60:90])
+    with feature_cache_context():
+        cold = conv_net().fit(X[:40], y[:40]).predict_proba(X[60:90])
+    assert np.ptp(cold, axis=0).max() > 1e-2  # the features tell the images apart
+    np.testing.assert_allclose(warm, cold, atol=1e-6)
+
+
+def test_an_augmentation_of_many_random_layers_gets_a_seed_each(digits, fresh_cache):
+    import keras
+
+    X, y = digits
     # More seed generators than one blake2b digest has room for (8).
-    layers = [keras.layers.RandomRotation(0.2, seed=i) for i in range(10)]
-    views = AugmentedViews(keras.Sequential(layers), 2, (8, 8))
-    image = np.random.default_rng(0).uniform(0, 255, (1, 8, 8, 3)).astype(np.float32)
-    first, second = views.apply(np.repeat(image, 2, axis=0), views.entry_keys("image"))
-    assert not np.array_equal(first, second)
+    rotations = keras.Sequential([keras.layers.RandomRotation(0.2, seed=i) for i in range(10)])
+    head_only(augmentation=rotations).fit(X[:10], y[:10])
+    assert len(np.unique(cached_rows(fresh_cache), axis=0)) == 2 * 10
 
 
-def test_views_are_keyed_by_the_augmentation_and_its_seeds():
-    keys = {
-        AugmentedViews(augmentation, 2, (16, 16)).entry_keys("image")[0]
-        for augmentation in (flip(0), flip(0), flip(1), default_augmentation(0))
-    }
-    assert len(keys) == 3
+def test_views_are_keyed_by_the_augmentation_and_its_seeds(digits, fresh_cache):
+    X, y = digits
+    new_misses = []
+    for augmentation in (flip(0), flip(0), flip(1), "default"):
+        before = fresh_cache.misses
+        head_only(augmentation=augmentation).fit(X[:20], y[:20])
+        new_misses.append(fresh_cache.misses - before)
+    # Another flip of the same seed is served the first one's views; another seed is not.
+    assert new_misses == [2 * 20, 0, 2 * 20, 2 * 20]
 
 
-def test_views_are_cached_only_for_layers_whose_configuration_says_what_they_do():
+def test_views_are_cached_only_for_layers_whose_configuration_says_what_they_do(digits):
     import keras
 
     class Blank(keras.layers.Layer):
@@ -69,15 +112,24 @@ def test_views_are_cached_only_for_layers_whose_configuration_says_what_they_do(
         def get_config(self):
             return {**super().get_config(), "factor": self.factor}
 
-    assert can_cache_views(default_augmentation(0)) and can_cache_views(flip())
-    assert can_cache_views(Blank()) and can_cache_views(DescribedScale(0.5))
+    X, y = digits
+    # epochs=0: the stages are planned, nothing is computed.
+    for augmentation in ("default", flip(), Blank(), DescribedScale(0.5)):
+        clf = head_only(augmentation=augmentation, epochs=0, cache=True).fit(X[:10], y[:10])
+        assert clf.stage_plan_.frozen_input == "feature_views", augmentation
     # Scale(0.5) and Scale(2.0) would describe alike: their views would share keys.
-    assert not can_cache_views(Scale(0.5))
-    assert not can_cache_views(keras.Sequential([flip(), Scale(0.5)]))
-    assert not can_cache_views(lambda images, training=True: images)
+    for augmentation in (
+        Scale(0.5),
+        keras.Sequential([flip(), Scale(0.5)]),
+        lambda images, training=True: images,
+    ):
+        with pytest.raises(ValueError, match="cannot be seeded per image"):
+            head_only(augmentation=augmentation, epochs=0, cache=True).fit(X[:10], y[:10])
+        clf = head_only(augmentation=augmentation, epochs=0).fit(X[:10], y[:10])
+        assert clf.stage_plan_.frozen_input == "images", augmentation
 
 
-def test_an_augmentation_drawing_outside_its_seeds_is_refused():
+def test_an_augmentation_drawing_outside_its_seeds_is_refused(digits, fresh_cache):
     import keras
     import tensorflow as tf
 
@@ -85,25 +137,43 @@ def test_an_augmentation_drawing_outside_its_seeds_is_refused():
         def call(self, x, training=False):
             return x + tf.random.uniform(tf.shape(x)) if training else x
 
-    views = AugmentedViews(Noise(), 2, (8, 8))
+    X, y = digits
     with pytest.raises(ValueError, match="outside its Keras seed generators.*cache=False"):
-        views.apply(np.zeros((1, 8, 8, 3), np.float32), ["entry"])
+        head_only(augmentation=Noise()).fit(X[:10], y[:10])
+    # As the message says: without the cache, fresh noise every epoch.
+    looked_up = fresh_cache.misses
+    clf = head_only(augmentation=Noise(), cache=False).fit(X[:10], y[:10])
+    assert clf.stage_plan_.frozen_input == "images" and fresh_cache.misses == looked_up
 
 
-def test_each_epoch_draws_one_view_per_sample_reproducibly():
-    # Sample i, view v holds 10 * i + v.
-    X = (10 * np.arange(8)[:, None] + np.arange(3)[None, :]).astype(np.float32)[..., None]
+def test_each_epoch_draws_one_view_per_sample_reproducibly(digits, fresh_cache):
+    import keras
 
-    def epochs(seed):
-        dataset = make_dataset(X, np.arange(8), batch_size=4, shuffle_seed=0, view_seed=seed)
-        return [np.concatenate([x.numpy().ravel() for x, _ in dataset]).tolist() for _ in range(6)]
+    class CountBatches(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.per_epoch = []
 
-    drawn = epochs(1)
-    assert drawn == epochs(1)
-    assert drawn != epochs(2)
-    samples = np.array([sorted(v // 10 for v in epoch) for epoch in drawn])
-    assert (samples == np.arange(8)).all()  # each sample once per epoch
-    assert len({v % 10 for epoch in drawn for v in epoch}) == 3  # every view drawn
+        def on_epoch_begin(self, epoch, logs=None):
+            self.per_epoch.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.per_epoch[-1] += 1
+
+    X, y = digits
+
+    def history(**params):
+        clf = conv_net(**{"augmentation_views": 3, "batch_size": 4, **params})
+        return clf.fit(X[:30], y[:30]).history_["frozen"]
+
+    drawn = history()
+    assert drawn == history()
+    assert drawn != history(random_state=1)
+    # One view of each image an epoch: 30 samples in batches of 4.
+    counter = CountBatches()
+    history(callbacks=[counter])
+    assert counter.per_epoch == [8] * 3
+    # Not always the first view: with that one view alone, the epochs train otherwise.
+    assert drawn != history(augmentation_views=1)
 
 
 def test_augmented_fits_share_one_bank(digits, fresh_cache):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sklearn_vision._cli import main
+from sklearn_vision.__main__ import main
 
 FROM_SCRATCH = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "32"]
 
@@ -26,13 +26,17 @@ def folder(tmp_path, digits):
     return root
 
 
+def run_module(*args, env=None):
+    """Run ``python -m sklearn_vision`` with ``args``; the finished process."""
+    command = [sys.executable, "-m", "sklearn_vision", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
 def test_module_help_and_version():
-    done = subprocess.run(
-        [sys.executable, "-m", "sklearn_vision", "--help"], capture_output=True, text=True
-    )
+    done = run_module("--help")
     assert done.returncode == 0
     assert "sample-size" in done.stdout and "train" in done.stdout and "predict" in done.stdout
-    assert subprocess.run([sys.executable, "-m", "sklearn_vision"]).returncode == 2
+    assert run_module().returncode == 2
 
 
 def test_tensorflow_start_up_notices_are_kept_off_stderr(tmp_path):
@@ -45,14 +49,13 @@ def test_tensorflow_start_up_notices_are_kept_off_stderr(tmp_path):
         "os.write(2, b'I0000 cudart_stub.cc:31] Could not find cuda drivers on your machine\\n')\n"
         "os.write(2, b'a real problem\\n')\n"
     )
-    code = (
-        "import sys; from sklearn_vision._cli import import_tensorflow_quietly as q; q(); "
-        "print('ready', file=sys.stderr)"
-    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == ["a real problem", "ready"]
+    # A command fails after importing TensorFlow (the fake), before anything else needs it.
+    done = run_module("sample-size", tmp_path / "missing", env=env)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "a real problem" and len(lines) == 2, done.stderr
+    assert lines[1].startswith("sklearn-vision sample-size: error: No such folder")
 
 
 def test_sample_size_on_bundled_data(tmp_path, capsys):
@@ -204,7 +207,7 @@ def test_sample_size_with_patient_groups(tmp_path, digits, capsys, fresh_cache):
     assert "matches no group in 90 file names" in capsys.readouterr().err
 
 
-def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys, monkeypatch):
+def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys):
     assert main(["sample-size", str(tmp_path / "missing")]) == 1
     assert "error: No such folder" in capsys.readouterr().err
     assert main(["train", str(folder), "--out", "m.joblib", "--weights", "w.h5"]) == 1
@@ -213,17 +216,18 @@ def test_errors_are_one_line_with_exit_status(tmp_path, folder, capsys, monkeypa
         main(["sample-size", "--target", "1.5"])
     assert exit_info.value.code == 2
 
-    # Offline, with no ImageNet weights in the Keras cache: say what to do.
-    from keras.src.utils import file_utils
 
-    def offline(*args, **kwargs):
-        raise Exception("URL fetch failure: no connection")
-
-    monkeypatch.setattr(file_utils, "get_file", offline)
-    assert main(["train", str(folder), "--out", "m.joblib", "--image-size", "96"]) == 1
-    err = capsys.readouterr().err
-    assert "Could not download the ImageNet weights of MobileNetV2" in err
-    assert "--weights none" in err
+def test_offline_without_imagenet_weights_says_what_to_do(tmp_path, folder):
+    # An empty Keras cache, and every download refused by a proxy that is not there.
+    nowhere = "http://127.0.0.1:9"
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "NO_PROXY": "", "no_proxy": ""}
+    env.update({name: nowhere for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY")})
+    done = run_module(
+        "train", folder, "--out", tmp_path / "m.joblib", "--image-size", "96", env=env
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Could not download the ImageNet weights of MobileNetV2" in done.stderr
+    assert "--weights none" in done.stderr
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path, folder, capsys):
@@ -348,4 +352,4 @@ def test_sample_size_compares_backbones(folder, tmp_path, capsys):
     assert "train fits one backbone" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["sample-size", "--backbone", "small_cnn,no_such_net"])
-    assert "unknown backbone no_such_net" in capsys.readouterr().err
+    assert "Unknown backbone 'no_such_net'" in capsys.readouterr().err

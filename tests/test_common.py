@@ -94,11 +94,6 @@ EXPECTED_FAILED_CHECKS = {
             "mini-batch SGD: a weight of 2 is not the same as a repeated sample, since "
             "batches and their number change"
         ),
-        # Seen failing at 2e-7 relative, passing in other runs: not strict.
-        "check_methods_sample_order_invariance": (
-            "a float32 network: a row's probabilities can change in the last float32 "
-            "digit (about 1e-7) with the composition of its batch; the check asks 1e-7"
-        ),
     },
     "PowerLawRegressor": {
         **dict.fromkeys(POWER_LAW_ONE_COLUMN_CHECKS, ONE_COLUMN),

@@ -8,6 +8,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from sklearn_vision import (
+    BACKBONES,
     TransferImageClassifier,
     feature_cache_context,
 )
@@ -174,74 +175,55 @@ def test_trainers_are_lent_to_one_fit_at_a_time(fresh_cache):
     assert first.released or second.released
 
 
-def test_split_point_crossed_by_a_skip_connection():
-    from sklearn_vision._backbones import build_backbone, get_spec
-
-    resnet = build_backbone(
-        get_spec("resnet50"), weights=None, image_size=(32, 32), backbone_kwargs=None, seed=0
-    )
-    inside_block = [layer.name for layer in resnet.layers].index("conv5_block1_2_conv")
-    assert TransferImageClassifier("resnet50")._split_at(resnet, inside_block) is None
+def test_split_point_crossed_by_a_skip_connection(digits, fresh_cache):
+    X, y = digits
+    params = dict(weights=None, image_size=32, epochs=1, fine_tune_epochs=1, random_state=0)
+    # conv5_block1_2_conv sits inside a residual block: a skip connection
+    # crosses its input, so stage 2 cannot train on cached activations there.
+    inside = TransferImageClassifier("resnet50", fine_tune_from="conv5_block1_2", **params)
+    plan = inside.fit(X[:30], y[:30]).stage_plan_
+    assert (plan.frozen_input, plan.fine_tune_input, plan.cut) == ("features", "images", False)
     with pytest.raises(ValueError, match="does not cut the network in two"):
-        TransferImageClassifier("resnet50", cache=True)._split_at(resnet, inside_block)
-    block_start = [layer.name for layer in resnet.layers].index("conv5_block1_1_conv")
-    bottom, top = TransferImageClassifier("resnet50")._split_at(resnet, block_start)
-    assert bottom.output.shape[1:] == top.input.shape[1:]
+        clone(inside).set_params(cache=True).fit(X[:30], y[:30])
+    # At the start of a block the cut is one tensor: stage 2 trains on its activations.
+    start = TransferImageClassifier("resnet50", fine_tune_from="conv5_block1", **params)
+    plan = start.fit(X[:30], y[:30]).stage_plan_
+    assert (plan.fine_tune_input, plan.cut) == ("activations", True)
+    assert start.model_.layers[1].layers[start.fine_tune_index_].name == "conv5_block1_1_conv"
 
 
 def test_repeated_misses_reuse_a_frozen_traced_copy(digits, fresh_cache):
-    from sklearn_vision._backbones import build_backbone, get_spec
-    from sklearn_vision._features import cached_predict, model_key
-    from sklearn_vision._images import check_images
-    from sklearn_vision._keras_utils import inference, pooled_model
-    from sklearn_vision._tf_data import make_dataset
+    import tensorflow as tf
 
     X, _ = digits
-    images = check_images(X[:30])
-    backbone = build_backbone(
-        get_spec("mobilenet_v2"),
-        weights=None,
-        image_size=(32, 32),
-        backbone_kwargs={"alpha": 0.35},
-        seed=0,
-    )
-    model = pooled_model(backbone)
-    params = dict(image_size=(32, 32), preprocessing="mobilenet_v2", batch_size=8)
-    reference = cached_predict(model, images, cache=False, **params)
+    features = small_features(batch_size=8).fit(X[:30])
+    reference = clone(features).set_params(cache=False).fit(X[:30]).transform(X[:30])
     # Random weights give outputs from 1e-14 to 1e-2: compare to float32
     # precision at their scale, not to each value's own.
     close = dict(rtol=1e-4, atol=1e-6 * np.abs(reference).max())
-    first = cached_predict(model, images[np.arange(10)], **params)
+    first = features.transform(X[:10])
     functions = fresh_cache.inference_functions
     assert len(functions) == 0  # the first miss traces the model, keeps nothing
-    second = cached_predict(model, images[np.arange(10, 20)], **params)
+    second = features.transform(X[10:20])
     assert len(functions) == 1  # a frozen copy from the second miss on
     np.testing.assert_allclose(np.vstack([first, second]), reference[:20], **close)
 
     # Training the model afterwards (as stage 2 does) leaves the kept copy as it was.
-    key = model_key(model, image_size=(32, 32), preprocessing="mobilenet_v2")
-    dataset = make_dataset(
-        images, batch_size=8, image_size=(32, 32), preprocess=get_spec_preprocess()
-    )
-    kept = functions.get((key, repr(dataset.element_spec)))
-    backbone.set_weights([w * 1.5 for w in backbone.get_weights()])
-    np.testing.assert_allclose(inference(model, dataset, kept), reference, **close)
-    assert not np.allclose(inference(model, dataset), reference, rtol=0.01, atol=0)
-
-
-def get_spec_preprocess():
-    from sklearn_vision._backbones import get_spec, preprocess_function
-
-    return preprocess_function(get_spec("mobilenet_v2"))
+    (key,) = functions.keys()
+    kept = functions.get(key)
+    preprocessing = BACKBONES["mobilenet_v2"].preprocessing
+    batch = preprocessing(tf.image.resize(tf.constant(X[:30], tf.float32), (32, 32)))
+    model = features.model_
+    model.set_weights([w * 1.5 for w in model.get_weights()])
+    np.testing.assert_allclose(kept(batch), reference, **close)
+    assert not np.allclose(model(batch, training=False), reference, rtol=0.01, atol=0)
 
 
 def test_frozen_fits_share_one_pretrained_backbone(digits, fresh_cache, tmp_path):
-    from sklearn_vision._backbones import build_backbone, get_spec
-
     X, y = digits
     path = str(tmp_path / "backbone.weights.h5")
     small = dict(image_size=(32, 32), backbone_kwargs={"alpha": 0.35})
-    build_backbone(get_spec("mobilenet_v2"), weights=None, seed=3, **small).save_weights(path)
+    BACKBONES["mobilenet_v2"].build(weights=None, seed=3, **small).save_weights(path)
     params = dict(
         weights=path,
         image_size=32,
@@ -282,13 +264,16 @@ def test_feature_extraction_reports_progress(digits, fresh_cache, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_one_progress_bar_is_drawn_at_a_time(monkeypatch):
-    from sklearn_vision._progress import ProgressBar
+def test_one_progress_bar_is_drawn_at_a_time(digits, fresh_cache, monkeypatch, capsys):
+    from sklearn_vision import LearningCurveEstimator
 
+    X, y = digits
+    # As on a terminal, where rich draws live displays and allows one at a time:
+    # the fits' bar is drawn, the features' bar inside each fit is not.
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    with ProgressBar(2, True, unit="fits") as outer:
-        with ProgressBar(5, True, unit="images") as inner:  # rich allows one live display
-            inner.update(5)
-        assert inner._bar is None and outer._bar is not None
-        outer.update(2)
-    assert ProgressBar._drawing is None
+    pipe = make_pipeline(small_features(verbose=1), LogisticRegression(max_iter=200))
+    LearningCurveEstimator(
+        pipe, train_sizes=[20, 30, 40], n_repeats=1, cv=2, verbose=1, random_state=0
+    ).fit(X[:100], y[:100])
+    err = capsys.readouterr().err
+    assert "fits" in err and "images" not in err

@@ -10,7 +10,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_vision import LearningCurveEstimator, TransferImageClassifier
-from sklearn_vision._learning_curve import group_subsample
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn_vision.LearningCurveWarning")
 
@@ -89,20 +88,28 @@ def _cut_groups(rows, y, groups):
 
 
 def test_subsamples_are_whole_groups_but_one_per_class(patients):
-    _, y, groups = patients
-    for size in [9, 30, 120]:
-        rows = group_subsample(y, groups, size, "balanced", random_state=1)
-        assert len(rows) == len(np.unique(rows)) == size
+    X, y, groups = patients
+    sizes = [9, 30, 120]
+    LearningCurveEstimator(
+        IdRecorder(), train_sizes=sizes, n_repeats=1, sampling="balanced", random_state=1
+    ).fit(X, y, groups=groups)
+    fits = IdRecorder.log[:-1]  # the refit aside
+    assert [len(entry["fit"]) for entry in fits] == sizes
+    for size, entry in zip(sizes, fits, strict=True):
+        rows = entry["fit"]
+        assert len(np.unique(rows)) == size
         assert np.bincount(y[rows], minlength=3).tolist() == [size // 3] * 3
         # Every group drawn is whole for each class, except at most one per class.
         assert _cut_groups(rows, y, groups) <= 3
 
 
 def test_grouped_subsamples_hold_fewer_groups_than_random_rows(patients):
-    _, y, groups = patients
+    X, y, groups = patients
+    lce = LearningCurveEstimator(
+        IdRecorder(), train_sizes=[20, 40, 60], n_repeats=20, sampling="random", random_state=0
+    ).fit(X, y, groups=groups)
+    grouped = lce.n_train_groups_[lce.train_sizes_ == 60].ravel()
     rng = np.random.RandomState(0)
-    draws = [group_subsample(y, groups, 60, "random", rng) for _ in range(20)]
-    grouped = [len(np.unique(groups[rows])) for rows in draws]
     rows = [rng.choice(300, 60, replace=False) for _ in range(20)]
     scattered = [len(np.unique(groups[r])) for r in rows]
     assert max(grouped) < min(scattered)
@@ -189,56 +196,83 @@ def test_unrequested_groups_are_an_error_under_routing(patients):
             LearningCurveEstimator(IdRecorder(), train_sizes=[20, 50, 100]).fit(X, y, groups=groups)
 
 
-def _transfer_on_features(**params):
-    return TransferImageClassifier(
-        backbone=None, epochs=2, batch_size=32, random_state=0, verbose=0, **params
-    )
+def _memorizer(**params):
+    """A softmax on feature rows that learns each training group's label in a few epochs."""
+    defaults = dict(backbone=None, learning_rate=5e-2, dropout=0.0, validation_fraction=0.2)
+    return TransferImageClassifier(**{**defaults, **params})
+
+
+def _group_codes(groups, seed=0):
+    """One-hot rows naming each sample's group, and a random label per group.
+
+    Nothing carries over from one group to another: a validation split of whole
+    groups stays at chance (val_loss near log(3)), while a split whose validation
+    rows have siblings in training is learnt with the training rows (val_loss near 0).
+    """
+    names, codes = np.unique(groups, return_inverse=True)
+    labels = np.random.default_rng(seed).integers(0, 3, len(names))
+    return np.eye(len(names), dtype=np.float32)[codes], labels[codes]
+
+
+def _split_recorder():
+    """A Keras callback that logs, for every fit (clones included), its split and val_loss."""
+    import keras
+
+    class SplitRecorder(keras.callbacks.Callback):
+        fits = []
+
+        def on_train_begin(self, logs=None):
+            self.fit_ = {"train_batches": 0, "validation_batches": 0, "val_loss": []}
+            SplitRecorder.fits.append(self.fit_)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.fit_["train_batches"] += not self.fit_["val_loss"]  # first epoch only
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.fit_["validation_batches"] += not self.fit_["val_loss"]
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.fit_["val_loss"].append(logs["val_loss"])
+
+    return SplitRecorder()
 
 
 def test_classifier_validation_split_holds_whole_groups(patients):
-    _, y, groups = patients
-    clf = _transfer_on_features(validation_fraction=0.2)
-    clf.n_classes_, clf.classes_ = 3, np.arange(3)
-    for seed in range(5):
-        train, validation = clf._validation_split(y, seed, groups)
-        assert not set(groups[train]) & set(groups[validation])
-        assert len(train) + len(validation) == len(y)
-        assert 0.1 < len(validation) / len(y) < 0.35
+    _, _, groups = patients
+    X, y = _group_codes(groups)
+    # The detector works: without groups, validation rows have siblings in training.
+    leaky = _memorizer(epochs=1, batch_size=1, random_state=0).fit(X, y)
+    assert leaky.history_["frozen"]["val_loss"][0] < 0.5
+    for seed in range(3):
+        recorder = _split_recorder()
+        clf = _memorizer(epochs=1, batch_size=1, random_state=seed, callbacks=[recorder])
+        clf.fit(X, y, groups=groups)
+        assert clf.history_["frozen"]["val_loss"][0] > 0.7  # near chance: log(3) = 1.1
+        # One row a batch: the batches count the rows on each side.
+        n_train, n_validation = recorder.fit_["train_batches"], recorder.fit_["validation_batches"]
+        assert n_train + n_validation == len(y)
+        assert 0.1 < n_validation / len(y) < 0.35
     with pytest.raises(ValueError, match="needs at least 2 groups; got 1"):
-        clf._validation_split(y, 0, np.zeros(len(y)))
-
-
-class SplitRecorder(TransferImageClassifier):
-    """Records the validation split early stopping makes."""
-
-    splits = []
-
-    def _validation_split(self, y_encoded, seed, groups=None):
-        train, validation = super()._validation_split(y_encoded, seed, groups)
-        SplitRecorder.splits.append((groups, train, validation))
-        return train, validation
+        _memorizer(epochs=1).fit(X, y, groups=np.zeros(len(y)))
 
 
 def test_classifier_takes_groups_in_grid_search(patients):
-    _, y, groups = patients
-    features = np.random.default_rng(1).normal(size=(300, 4)).astype("float32")
-    features[:, 0] += 3 * y
-    SplitRecorder.splits = []
-    clf = SplitRecorder(backbone=None, epochs=30, learning_rate=1e-2, random_state=0)
+    _, _, groups = patients
+    X, y = _group_codes(groups)
+    recorder = _split_recorder()
+    clf = _memorizer(epochs=10, batch_size=8, validation_fraction=0.25, callbacks=[recorder])
     with sklearn.config_context(enable_metadata_routing=True):
         search = GridSearchCV(
             make_pipeline(FunctionTransformer(), clf.set_fit_request(groups=True)),
-            {"splitrecorder__batch_size": [16, 32]},
+            {"transferimageclassifier__random_state": [0, 1]},
             cv=GroupKFold(2),
         )
-        search.fit(features, y, groups=groups)
-    assert search.best_score_ > 0.6  # chance: 0.33
-    assert len(SplitRecorder.splits) == 2 * 2 + 1
-    for fold_groups, train, validation in SplitRecorder.splits:
-        assert fold_groups is not None
-        assert not set(fold_groups[train]) & set(fold_groups[validation])
-    with pytest.raises(ValueError, match="needs at least 2 groups"):
-        _transfer_on_features().fit(features, y, groups=np.zeros(300))
+        search.fit(X, y, groups=groups)
+    # Every fit (2 candidates x 2 folds, and the refit) held out whole groups of its own rows.
+    assert len(type(recorder).fits) == 2 * 2 + 1
+    for fit in type(recorder).fits:
+        assert min(fit["val_loss"]) > 0.7
+    assert search.best_estimator_[-1].history_["frozen"]["accuracy"][-1] > 0.9
 
 
 def test_grouped_curve_is_less_optimistic_than_ungrouped():

@@ -42,7 +42,18 @@ def test_no_module_imports_one_that_imports_it_back():
 
 @pytest.mark.parametrize(
     "module",
-    ["_learning_curve", "_power_law", "_plotting", "_cache", "_images", "_decoding", "_loaders"],
+    [
+        "_learning_curve",
+        "_power_law",
+        "_plotting",
+        "_cache",
+        "_images",
+        "_decoding",
+        "_loaders",
+        "_stages",
+        "_record",
+        "_backbones",
+    ],  # fmt: skip
 )
 def test_generic_modules_import_no_keras(module):
     # In a fresh interpreter: whatever the test session imported does not count.
@@ -69,5 +80,25 @@ def _third_party_imports(path):
 def test_learning_curve_and_curve_models_know_nothing_of_keras(module):
     path = PACKAGE / f"{module}.py"
     assert not _third_party_imports(path) & {"keras", "tensorflow", "scikeras"}
-    keras_side = {"_keras_utils", "_backbones", "_features", "_training", "_transfer", "_tf_data"}
+    keras_side = {
+        "_keras_utils", "_backbones", "_record", "_hub", "_features", "_stages", "_training",
+        "_transfer", "_tf_data",
+    }  # fmt: skip
     assert not _imports_of(path) & keras_side
+
+
+def test_tests_reach_no_private_names():
+    """Tests go through the public API: no private module, no private attribute."""
+    found = []
+    for path in sorted((PACKAGE.parent / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] == "sklearn_vision" and any(
+                    p.startswith("_") and p != "__main__" for p in parts[1:]
+                ):
+                    found.append(f"{path.name}:{node.lineno} from {node.module}")
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                if not node.attr.startswith("__"):
+                    found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert found == []

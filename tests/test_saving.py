@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from sklearn_vision import TransferImageClassifier, load_model
-from sklearn_vision._backbones import BACKBONES, preprocess_function, preprocessing_layers
-from sklearn_vision._saving import METADATA
+from sklearn_vision import BACKBONES, TransferImageClassifier, load_model
 
 from .conftest import mobilenet
+
+METADATA = "sklearn_vision.json"  # the metadata member of a saved model
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +168,39 @@ def test_exported_saved_model_runs_in_plain_tensorflow(fitted, tmp_path):
     np.testing.assert_allclose(proba, clf.predict_proba(X_test), atol=1e-5)
 
 
-@pytest.mark.parametrize("module", sorted({spec.preprocessing for spec in BACKBONES.values()}))
-def test_preprocessing_layers_match_keras_applications(module):
+# The keras.applications module whose preprocess_input each registered backbone
+# expects (None: preprocessing inside the model; small_cnn: x / 255).
+_KERAS_MODULES = {
+    "mobilenet_v2": "mobilenet_v2",
+    "resnet50": "resnet",
+    "resnet50_v2": "resnet_v2",
+    "vgg16": "vgg16",
+    "densenet121": "densenet",
+    "xception": "xception",
+    "inception_v3": "inception_v3",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_preprocessing_function_and_layers_match_keras_applications(name):
+    import importlib
+
     images = np.random.default_rng(0).uniform(0, 255, (2, 5, 7, 3)).astype("float32")
-    spec = next(spec for spec in BACKBONES.values() if spec.preprocessing == module)
-    expected = np.asarray(preprocess_function(spec)(images.copy()))
+    preprocessing = BACKBONES[name].preprocessing
+    if name in _KERAS_MODULES:
+        module = importlib.import_module(f"keras.applications.{_KERAS_MODULES[name]}")
+        expected = np.asarray(module.preprocess_input(images.copy()))
+    elif name == "small_cnn":
+        expected = images / 255
+    else:
+        assert preprocessing is None
+        return
+    np.testing.assert_allclose(preprocessing(images), expected, rtol=1e-5, atol=1e-4)
     x = images
-    for layer in preprocessing_layers(spec):
+    for layer in preprocessing.layers():
         x = layer(x)
-    np.testing.assert_allclose(np.asarray(x), expected, rtol=1e-5, atol=1e-4)
+    # The saved layers compute exactly what training fed the backbone.
+    np.testing.assert_allclose(np.asarray(x), preprocessing(images), rtol=1e-6, atol=1e-5)
 
 
 def test_bad_files_are_refused_with_reasons(saved, tmp_path, fitted):

@@ -1,0 +1,322 @@
+"""The stage plan of a TransferImageClassifier fit, and the data every stage shares.
+
+:func:`plan_stages` decides once, from explicit values, what each stage trains
+and what it is fed; :meth:`StagePlan.settle` completes the decision with the
+facts of the built network (where it is cut, how big a bank of views is).
+``fit`` stores the plan as ``stage_plan_`` and ``predict_proba`` reads it;
+:mod:`._training` carries it out. No Keras here.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
+
+from ._augmentation import can_cache_views
+from ._learning_curve import shuffled_folds
+
+# What a stage is fed.
+ROWS = "rows"  # feature rows given by the user (backbone=None)
+IMAGES = "images"  # images through the whole model, every epoch
+FEATURES = "features"  # cached pooled outputs of the frozen backbone
+FEATURE_VIEWS = "feature_views"  # the same, of a bank of augmented views
+ACTIVATIONS = "activations"  # cached activations where stage 2's trainable top starts
+ACTIVATION_VIEWS = "activation_views"  # the same, of a bank of augmented views
+_VIEWS = {FEATURES: FEATURE_VIEWS, ACTIVATIONS: ACTIVATION_VIEWS}
+
+
+def resolve_cache(cache, *, record, augmentation):
+    """How stage 1 is fed: :data:`FEATURES`, :data:`FEATURE_VIEWS` or :data:`IMAGES`.
+
+    A frozen backbone (not one trained from scratch) is a fixed function of its
+    input, so its outputs can be cached: those of each image without
+    augmentation, those of a fixed bank of augmented views of each image with
+    augmentation by Keras layers, whose random draws can be seeded per image and
+    whose configuration keys the views. ``"auto"`` caches where it can;
+    ``True`` raises where it cannot; ``False`` never caches.
+    """
+    if record.trains_from_scratch:
+        possible = None
+    elif augmentation is None:
+        possible = FEATURES
+    elif (isinstance(augmentation, str) and augmentation == "default") or can_cache_views(
+        augmentation
+    ):
+        possible = FEATURE_VIEWS
+    else:
+        possible = None
+    if cache is True and possible is None:
+        raise ValueError(
+            "cache=True needs a frozen stage-1 backbone, and an augmentation that is "
+            "Keras layers (their views are cached) or none: a backbone trained from "
+            "scratch changes every step, and an augmentation function (or a custom "
+            "layer with arguments and no get_config) cannot be seeded per image and "
+            "keyed by its configuration. Use cache='auto' or cache=False."
+        )
+    return possible if cache in ("auto", True) and possible else IMAGES
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What each stage of a fit trains and what it is fed.
+
+    Attributes
+    ----------
+    frozen_input : str
+        What stage 1 trains on: ``"rows"``, ``"images"``, ``"features"`` or
+        ``"feature_views"``.
+    fine_tune_from : str, int, float or None
+        Where stage 2 starts (``"auto"`` resolved); None: no stage 2.
+    fine_tune_input : str or None
+        What stage 2 trains on: ``"images"``, ``"activations"`` or
+        ``"activation_views"``; None when it does not run.
+    fine_tune_index : int or None
+        Index in the backbone's layers of the first layer stage 2 trains.
+    cut : bool
+        Whether the backbone cuts in two at ``fine_tune_index``.
+    share_backbone : bool
+        Whether the built backbone is shared with other fits (frozen throughout).
+    shared_trainers : bool
+        Whether stages on cached inputs borrow training steps traced by other fits.
+    cache_required : bool
+        Whether the user asked for the cache (``cache=True``): not caching raises.
+    backbone_name : str or None
+        The name of the backbone's layer in the classifier's model.
+    """
+
+    frozen_input: str
+    fine_tune_from: object = None
+    fine_tune_input: str | None = None
+    fine_tune_index: int | None = None
+    cut: bool = False
+    share_backbone: bool = False
+    shared_trainers: bool = False
+    cache_required: bool = False
+    backbone_name: str | None = None
+
+    @property
+    def caches(self):
+        """Whether stage 1 trains on cached backbone outputs."""
+        return self.frozen_input in (FEATURES, FEATURE_VIEWS)
+
+    @property
+    def predict_input(self):
+        """What ``predict_proba`` feeds the trained part: rows, images, features or activations.
+
+        Through the cache where stage 1 went through it: after fine-tuning, the
+        activations where the trained top starts (below it nothing was trained).
+        """
+        if not self.caches:
+            return self.frozen_input
+        return ACTIVATIONS if self.fine_tune_input is not None and self.cut else FEATURES
+
+    def settle(self, *, backbone_name, fine_tune_index, cut, bank_nbytes, cache_bounds, epochs):
+        """The plan completed with the built network's facts.
+
+        ``backbone_name``: the backbone's layer name; ``epochs``: stage 2's;
+        ``cut``: whether the backbone cuts in two at ``fine_tune_index``;
+        ``bank_nbytes``: the size of the views' activations at the cut;
+        ``cache_bounds``: the cache's ``(max_bytes, on_disk)``.
+        """
+        settled = dataclasses.replace(
+            self, backbone_name=backbone_name, fine_tune_index=fine_tune_index
+        )
+        if fine_tune_index is None or epochs == 0:
+            return settled
+        fine_tune_input = IMAGES
+        if self.caches and not cut:
+            self._cannot_cache(
+                "the input of the first layer it trains does not cut the network in two "
+                "(a skip connection crosses it, or the layer has several inputs)"
+            )
+        elif self.caches:
+            max_bytes, on_disk = cache_bounds
+            views = self.frozen_input == FEATURE_VIEWS
+            if views and bank_nbytes > max_bytes and not on_disk:
+                self._cannot_cache(
+                    f"the views' activations at the split point take "
+                    f"{bank_nbytes / 2**30:.1f} GiB, over the feature cache's max_bytes "
+                    f"({max_bytes / 2**30:.1f} GiB). Raise it or give it a location on disk "
+                    "(set_feature_cache), lower augmentation_views"
+                )
+            else:
+                fine_tune_input = ACTIVATION_VIEWS if views else ACTIVATIONS
+        return dataclasses.replace(settled, fine_tune_input=fine_tune_input, cut=cut)
+
+    def _cannot_cache(self, reason):
+        if self.cache_required:
+            raise ValueError(
+                f"cache=True cannot cache stage 2: {reason}; or use cache='auto', or "
+                "another fine_tune_from."
+            )
+
+    def to_dict(self):
+        """The plan as JSON-ready values (for a saved model)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """The plan :meth:`to_dict` gave; ValueError for anything else."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        kinds = {ROWS, IMAGES, FEATURES, FEATURE_VIEWS}
+        if not (isinstance(values, dict) and set(values) <= names):
+            raise ValueError(f"not a stage plan (its fields are {sorted(names)})")
+        if values.get("frozen_input") not in kinds:
+            raise ValueError(f"'frozen_input' is not one of {sorted(kinds)}")
+        if values.get("fine_tune_input") not in {None, IMAGES, ACTIVATIONS, ACTIVATION_VIEWS}:
+            raise ValueError("'fine_tune_input' is not a stage-2 input")
+        return cls(**values)
+
+
+def plan_stages(record, *, cache, augmentation, fine_tune_from, weights, settings):
+    """Decide once what each stage trains and is fed; a :class:`StagePlan` to settle.
+
+    ``record`` is the backbone's :class:`BackboneRecord` (None without a
+    backbone); ``settings`` the :class:`Training` of the fit.
+    """
+    if record is None:
+        return StagePlan(ROWS)
+    frozen_input = resolve_cache(cache, record=record, augmentation=augmentation)
+    if fine_tune_from == "auto":
+        fine_tune_from = record.fine_tune_from
+    plain_runtime = settings.strategy is None and not settings.mixed_precision
+    share = (
+        frozen_input != IMAGES
+        and fine_tune_from is None
+        and plain_runtime
+        and record.shared_key(weights, settings.image_size, settings.backbone_kwargs) is not None
+    )
+    return StagePlan(
+        frozen_input,
+        fine_tune_from=fine_tune_from,
+        share_backbone=share,
+        shared_trainers=plain_runtime and not settings.callbacks,
+        cache_required=cache is True,
+    )
+
+
+@dataclass(frozen=True)
+class Training:
+    """What building the network and training its stages need of the estimator's parameters."""
+
+    epochs: int
+    learning_rate: float
+    fine_tune_epochs: int
+    fine_tune_learning_rate: float
+    optimizer: object
+    batch_size: int
+    n_iter_no_change: int
+    callbacks: object
+    verbose: int
+    augmentation_views: int
+    strategy: object = None
+    mixed_precision: bool = False
+    weights: object = None
+    image_size: object = None
+    backbone_kwargs: object = None
+    dropout: float = 0.0
+    window: object = "auto"
+    augmentation: object = None
+
+
+@dataclass(frozen=True)
+class StageData:
+    """What every stage trains on besides its inputs: targets, weights, split, shuffling."""
+
+    y: np.ndarray
+    sample_weight: np.ndarray
+    train: np.ndarray
+    validation: np.ndarray
+    shuffle_seed: int
+
+    def targets(self, indices):
+        weights = () if self.sample_weight is None else (self.sample_weight[indices],)
+        return (self.y[indices], *weights)
+
+
+def encode_targets(y, sample_weight, class_weight, n_samples):
+    """Return ``(classes, y_encoded, weights)``; weights None when all are equal.
+
+    ``weights`` multiply ``sample_weight`` and ``class_weight``; at least two
+    classes must have a positive weight.
+    """
+    y = column_or_1d(y, warn=True)
+    check_consistent_length(np.empty(n_samples), y)
+    check_classification_targets(y)
+    encoder = LabelEncoder().fit(y)
+    classes = encoder.classes_
+    y_encoded = encoder.transform(y).astype(np.int32)
+    weights = _check_sample_weight(
+        sample_weight, np.empty(n_samples), dtype=np.float32, ensure_non_negative=True
+    )
+    if class_weight is not None:
+        weights = weights * compute_sample_weight(class_weight, y).astype(np.float32)
+    present = np.bincount(y_encoded, weights=weights, minlength=len(classes)) > 0
+    if present.sum() < 2:
+        raise ValueError(
+            f"Classification needs samples of at least 2 classes; got {present.sum()} "
+            f"class with positive weight ({list(classes[present])})."
+        )
+    if sample_weight is None and class_weight is None:
+        weights = None
+    return classes, y_encoded, weights
+
+
+def early_stopping_fits(n_samples, n_classes, validation_fraction, n_groups=None):
+    """Whether early stopping's validation split of ``n_samples`` can be made.
+
+    Without groups, a stratified split with every class on both sides; with
+    ``n_groups``, whole groups on both sides (at least 2 groups).
+    """
+    if n_groups is not None:
+        return n_groups >= 2
+    n_validation = math.ceil(validation_fraction * n_samples)
+    return min(n_validation, n_samples - n_validation) >= n_classes
+
+
+def validation_split(y_encoded, classes, validation_fraction, seed, groups=None):
+    """Return the (train, validation) indices of early stopping.
+
+    Stratified; with ``groups``, whole groups for validation, stratified as far
+    as the groups allow (one fold of ``round(1 / validation_fraction)``).
+    """
+    n_samples = len(y_encoded)
+    if groups is not None:
+        groups = column_or_1d(groups)
+        check_consistent_length(y_encoded, groups)
+        n_groups = len(np.unique(groups))
+        if not early_stopping_fits(n_samples, len(classes), None, n_groups):
+            raise ValueError(
+                f"Early stopping with groups holds out whole groups for validation and "
+                f"needs at least 2 groups; got {n_groups}. Give images of more groups "
+                "or set early_stopping=False."
+            )
+        # Folds capped by the groups and by the largest class, which each fold samples.
+        largest = int(np.bincount(y_encoded).max())
+        n_splits = max(2, min(round(1 / validation_fraction), n_groups, largest))
+        return shuffled_folds(y_encoded, groups, n_splits, True, seed)[0]
+    counts = np.bincount(y_encoded, minlength=len(classes))
+    too_small = [str(classes[k]) for k in np.flatnonzero(counts < 2)]
+    if too_small:
+        raise ValueError(
+            f"Class {', '.join(too_small)} has fewer than 2 images: early stopping "
+            "holds out a stratified validation split and needs at least 2 images of "
+            "each class. Add images or set early_stopping=False."
+        )
+    n_validation = math.ceil(validation_fraction * n_samples)
+    if not early_stopping_fits(n_samples, len(classes), validation_fraction):
+        raise ValueError(
+            f"validation_fraction={validation_fraction} of {n_samples} images "
+            f"gives {n_validation} validation images; a stratified split of "
+            f"{len(classes)} classes needs at least {len(classes)} on each side. "
+            "Change validation_fraction or set early_stopping=False."
+        )
+    return train_test_split(
+        np.arange(n_samples), test_size=n_validation, stratify=y_encoded, random_state=seed
+    )
