@@ -33,8 +33,9 @@ class CurveModel:
     ``axes`` the best ``c`` and ``beta`` are a weighted linear least-squares
     solution, so a fit is exact on the grid, deterministic and vectorised
     (variable projection), then refined around the best grid point.
-    ``params(c, beta, *theta)`` gives the parameters in the order of the
-    formula in the documentation; ``fixed_c`` pins ``c`` (to 0 for ``pow2``);
+    ``params(c, a, *theta)`` gives the parameters in the order of the
+    formula in the documentation, from its level ``c`` and scale ``a``
+    (``y = c - a g``); ``fixed_c`` pins ``c`` (to 0 for ``pow2``);
     ``free_edges`` lists
     the ``(axis, end)`` grid ends that are a curve of their own, not a
     degenerate one (``pow4`` with ``d = 0`` is ``pow3``).
@@ -95,7 +96,7 @@ MODEL_SPECS = {
         "mmf4",
         lambda x, b, d: b / (b + x**d),
         (_log_grid(1e-4, 1e4, 60), _log_grid(1e-2, 10, 40)),
-        lambda c, beta, b, d: (c, c + beta, b, d),
+        lambda c, a, b, d: (c, c - a, b, d),
     ),
     "wbl4": CurveModel(
         "wbl4",
@@ -248,9 +249,14 @@ class _Fit:
             g = self.model.basis(x, *self.theta)
         return self.c + self.beta * g
 
-    @property
-    def params(self):
-        return np.asarray(self.model.params(self.c, self.beta, *self.theta), dtype=float)
+    def params(self, sign):
+        """The parameters of the documented formula for scores ``y = sign * t``.
+
+        ``t = c + beta g`` falls; the formulas read ``y = c' - a g``: ``c' = sign c``,
+        ``a = -sign beta``.
+        """
+        level, scale = sign * self.c, -sign * self.beta
+        return np.asarray(self.model.params(level, scale, *self.theta), dtype=float)
 
 
 def _solve(model, thetas, x, t, weights, low, high):
@@ -567,7 +573,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         self.selection_errors_ = self._forward_errors(names, x, means, weights, c_bounds)
         self._fits = fits
         self.curve_weights_ = self._curve_weights(fits)
-        self.curve_params_ = {name: fits[name].params for name in fits}
+        self.curve_params_ = {name: fits[name].params(self._sign()) for name in fits}
         self.model_ = "ensemble" if self.model == "auto" else self.model
         residual = np.sqrt(np.average((means - self._combined(x)) ** 2, weights=weights))
         self.lack_of_fit_ = float(residual)

@@ -397,3 +397,24 @@ def test_predictions_stay_inside_the_score_bounds():
     far = curve.predict([[200], [1000], [1e6]])
     assert np.all(far <= 1.0) and curve.asymptote_ <= 1.0
     assert curve.inverse_predict([1.0])[0] < 1e6  # the best score is reached, at a size
+
+
+@pytest.mark.parametrize(
+    "model, formula, params",
+    [
+        ("pow3", lambda x: 0.9 - 0.3 * x**-0.5, [0.9, 0.3, 0.5]),
+        ("exp3", lambda x: 0.9 - 0.5 * np.exp(-3 * x), [0.9, 0.5, 3.0]),
+        ("pow2", lambda x: 0.8 * x**0.2, [0.8, 0.2]),
+        ("log2", lambda x: 0.9 + 0.05 * np.log(x), [0.9, 0.05]),
+    ],
+)
+def test_curve_params_read_as_the_documented_formulas(model, formula, params):
+    # Sizes scaled by the largest: x = n / n_max, as curve_params_ says.
+    n = np.array([50, 100, 200, 400, 800, 1600.0])
+    fitted = PowerLawRegressor(model=model, score_bounds=(None, None))
+    fitted.fit(n[:, None], formula(n / n.max()))
+    np.testing.assert_allclose(fitted.curve_params_[model], params, rtol=1e-2, atol=1e-3)
+    # A score that falls to its asymptote from above: the same formula, a < 0.
+    falling = PowerLawRegressor(model="pow3", greater_is_better=False, score_bounds=(None, None))
+    falling.fit(n[:, None], 0.1 + 0.3 * (n / n.max()) ** -0.5)
+    np.testing.assert_allclose(falling.curve_params_["pow3"], [0.1, -0.3, 0.5], rtol=1e-2)
