@@ -189,7 +189,10 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
     backbone_kwargs : dict, default=None
         Extra keyword arguments for the ``keras.applications`` constructor.
     pooling : {"avg", "max"}, default="avg"
-        Global pooling of the last feature map.
+        Global pooling of a convnet's last feature map. KerasHub backbones pool
+        as their family does: DINOv2 and DINOv3 the class token and the mean
+        of the patch tokens, SigLIP its attention-pooled output, ViT the class
+        token.
     batch_size : int, default=64
         Images per forward pass.
     cache : bool, default=True

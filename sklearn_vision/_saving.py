@@ -292,6 +292,8 @@ def read_saved(path):
     """
     import keras
 
+    from . import _hub  # noqa: F401 (registers the token pooling of KerasHub backbones)
+
     path = os.fspath(path)
     metadata = read_metadata(path)
     try:

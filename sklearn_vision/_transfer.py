@@ -62,16 +62,17 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     backbone : str, keras.Model, callable or None, default="mobilenet_v2"
-        A registered name (see :data:`BACKBONES`), a ``keras.Model``
-        mapping images to feature maps or vectors (copied, never modified), or a
-        callable returning one. ``"small_cnn"`` is a three-block convnet trained
-        from scratch: stage 1 trains all of it and ``"auto"`` skips stage 2.
-        ``None`` means no backbone: ``X`` holds feature vectors (for instance
-        :class:`BackboneFeatures` output) and only the head is trained.
+        A registered name (see :data:`BACKBONES`); with KerasHub installed, a
+        KerasHub preset name (``"dinov2_small"``, ``"siglip2_base_patch16_224"``),
+        a ``kaggle://`` or ``hf://`` handle, a local preset directory or a
+        ``keras_hub.models.Backbone`` (DINOv2, DINOv3, SigLIP, ViT); a
+        ``keras.Model`` mapping images to feature maps or vectors (copied, never
+        modified), or a callable returning one. ``"small_cnn"`` is trained from
+        scratch: stage 1 trains all of it and ``"auto"`` skips stage 2. ``None``:
+        ``X`` holds feature vectors and only the head is trained.
     weights : "imagenet", path or None, default="imagenet"
-        Backbone weights: ImageNet (downloaded once into the Keras cache; offline,
-        a file already in the cache is used), random (``None``), or a weights
-        file. For a ``keras.Model`` backbone, only a path changes its weights.
+        Pretrained weights (ImageNet's for ``keras.applications``, the preset's
+        own for KerasHub; downloaded once), random (``None``), or a weights file.
     image_size : int, (int, int) or None, default=None
         Height and width images are resized to; ``None`` is the backbone's default
         (the input shape of a ``keras.Model`` backbone).
@@ -94,9 +95,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         Where stage 2 starts unfreezing: a block name prefix (``"block_10"`` for
         MobileNetV2, ``"block6a"`` for EfficientNet, ``"conv5_block1"`` for
         ResNet50), the last ``n`` backbone layers (int), that fraction of the
-        layers from the top (float in (0, 1]), the backbone's recommended block
-        (``"auto"``; none for a ``keras.Model`` backbone), or ``None`` to skip
-        stage 2.
+        layers from the top (float in (0, 1]; for KerasHub backbones both count
+        transformer blocks), the recommended block (``"auto"``: the last two
+        blocks of a KerasHub backbone, none for a ``keras.Model``), or ``None``.
     fine_tune_epochs : int, default=20
         Stage-2 epochs (an upper bound with ``early_stopping``).
     fine_tune_learning_rate : float, default=1e-4
