@@ -1,6 +1,11 @@
 """Sphinx configuration for sklearn-vision."""
 
 import os
+import re
+import tempfile
+import time
+import zlib
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -11,18 +16,121 @@ release = version = sklearn_vision.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "sphinxarg.ext",
 ]
 autosummary_generate = True
 templates_path = ["_templates"]
 numpydoc_show_class_members = False
+exclude_patterns = ["_build"]
+
+# -- HTML ---------------------------------------------------------------------
+
+REPOSITORY = "https://github.com/sklearn-vision/sklearn-vision"
+
 html_theme = "pydata_sphinx_theme"
+# The header shows this title beside the navigation links; the full
+# "sklearn-vision <version> documentation" overlapped them between 1024 and 1920 px.
+html_title = project
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "github_url": REPOSITORY,
+    # A search icon instead of the wide search field leaves the header room
+    # for its links at 1024 px.
+    "navbar_persistent": ["search-button"],
+    # Four links, the rest under "More": one row of header from 1024 px on.
+    "header_links_before_dropdown": 4,
+    # The page's own sections: on the right beside section navigation (API
+    # reference, gallery), in the left sidebar on pages without subpages.
+    "secondary_sidebar_items": ["page-toc-beside-navigation"],
+}
+html_sidebars = {"**": ["sidebar-collapse", "sidebar-nav-or-page-toc"]}
+
+# -- Cross-references to other projects ----------------------------------------
+
+# The inventories are read from the web. An offline build must still pass with
+# warnings as errors: after the web, each project falls back on a local copy
+# (docs/_inventories/<name>.inv, when there is one) and last on an
+# empty inventory, so a failed download is logged, not warned about, and the
+# references render as code instead of links. An empty stand-in is kept for
+# intersphinx_cache_limit days; `make clean-docs` forgets it.
+_INTERSPHINX = {
+    "python": "https://docs.python.org/3",
+    "numpy": "https://numpy.org/doc/stable",
+    "scipy": "https://docs.scipy.org/doc/scipy",
+    "sklearn": "https://scikit-learn.org/stable",
+    "joblib": "https://joblib.readthedocs.io/en/stable",
+    "matplotlib": "https://matplotlib.org/stable",
+    "imblearn": "https://imbalanced-learn.org/stable",
+}
+
+
+def _empty_inventory():
+    """Path of an inventory that lists nothing (written once per machine)."""
+    path = Path(tempfile.gettempdir()) / "sklearn-vision-docs-empty-objects.inv"
+    if not path.exists():
+        header = b"# Sphinx inventory version 2\n# Project: none\n# Version: 0\n"
+        header += b"# The remainder of this file is compressed using zlib.\n"
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(header + zlib.compress(b""))
+        partial.replace(path)
+    return str(path)
+
+
+def _inventory_locations(name):
+    local = Path(__file__).parent / "_inventories" / f"{name}.inv"
+    return (None, *([str(local)] if local.exists() else []), _empty_inventory())
+
+
+intersphinx_mapping = {
+    name: (url, _inventory_locations(name)) for name, url in _INTERSPHINX.items()
+}
+intersphinx_timeout = 5
+
+# -- Gallery ------------------------------------------------------------------
+
+EXECUTED = r"/(plot_|quick_start)"
+# Reading order of the examples the gallery runs; any other runs after them in
+# file-name order, and the examples shown without running come last.
+READING_ORDER = (
+    "quick_start.py",
+    "plot_transfer_learning.py",
+    "plot_how_many_images.py",
+    "plot_power_law_models.py",
+    "plot_patient_groups.py",
+    "plot_imbalance.py",
+)
+
+
+def _gallery_order():
+    names = sorted(path.name for path in (Path(__file__).parent / "../examples").glob("*.py"))
+    executed = [name for name in names if re.search(EXECUTED, "/" + name)]
+    first = [name for name in READING_ORDER if name in executed]
+    rest = [name for name in executed if name not in first]
+    return first + rest + [name for name in names if name not in executed]
+
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    "filename_pattern": EXECUTED,
+    # A bound method of a list: sortable by position, and picklable with the
+    # environment (a function defined here is not).
+    "within_subsection_order": _gallery_order().index,
     "doc_module": ("sklearn_vision",),
     "backreferences_dir": "generated/backreferences",
 }
-exclude_patterns = ["_build"]
+
+# -- Substitutions --------------------------------------------------------------
+
+# The registered backbone names (docs/api.rst) and the year of this build, or of
+# SOURCE_DATE_EPOCH for a reproducible one (the citation in docs/citing.rst).
+_YEAR = time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))).tm_year
+_BACKBONE_NAMES = ", ".join(f"``{name}``" for name in sorted(sklearn_vision.BACKBONES))
+rst_epilog = f"""
+.. |backbone_names| replace:: {_BACKBONE_NAMES}
+.. |citation_year| replace:: {_YEAR}
+"""

@@ -74,7 +74,7 @@ for index in kept:
 (folder / "birds" / "notes.txt").write_text("the rest were lost")
 
 data = load_image_folder(folder, classes=names)
-print(data.DESCR)
+print(f"{len(data.filenames)} images of {len(names)} classes; {len(data.skipped)} files skipped:")
 for path, reason in data.skipped:
     print(f"  skipped {Path(path).relative_to(folder)}: {reason}")
 print(

@@ -12,8 +12,10 @@ The models: ``pow2`` (``a * n**b``, the curve the Keras example on sample-size
 estimation fits by gradient descent,
 with no asymptote), ``log2``, ``exp3``, and the saturating ``pow3``, ``pow4``,
 ``mmf4`` and ``wbl4`` that the LCDB study (Mohr et al. 2022) found best at
-extrapolating; ``"auto"`` chooses among the last four by how well each,
-fitted without the largest sizes seen, predicts them.
+extrapolating. ``"auto"`` does not pick one of the last four: it combines
+them, each weighted by how well it predicts the largest sizes seen when fitted
+without them (``model_`` is then ``"ensemble"`` and ``curve_weights_`` holds
+the weights).
 """
 
 import matplotlib.pyplot as plt

@@ -75,6 +75,15 @@ for name, model in [("from scratch", from_scratch), ("frozen backbone", transfer
     print(f"{name:<16} accuracy {scores.mean():.3f} ± {scores.std():.3f}")
 
 # %%
+# What the comparison shows: on these 100 images the two mean accuracies are
+# close, so transfer does not buy a higher score here, but it buys a steadier
+# one. The ± is the standard deviation over the three folds: the convnet
+# trained from scratch depends far more on which two thirds of the images it
+# happened to train on, while the new head on pretrained features scores about
+# the same on every fold. With few images, that steadiness is what makes one
+# cross-validated number, or one learning-curve point, worth trusting.
+
+# %%
 # A grid search over the second stage: no fine-tuning, or unfreezing the last
 # 2 layers (the third block) or the last 4 (two blocks), at two learning rates.
 # On 33 images per fold accuracy moves in steps of 3%, so the search ranks by

@@ -8,11 +8,15 @@ deleted), the learning curve over 5%, 10%, 25% and 50% of the training photos,
 five times each, two-stage training with early stopping, and the answer.
 
 Not run when the docs are built: it needs the ImageNet weights (downloaded
-once into the Keras cache) and a folder of photos, and takes about half an hour
-on a CPU for a few thousand photos at 160x160 (minutes on a GPU). Every frozen
+once into the Keras cache) and a folder of photos, and it fine-tunes 21
+models (20 subsamples and the refit), which is long on a CPU. Every frozen
 backbone feature is computed once per photo for the whole run (the feature
-cache), so most of the time goes to fine-tuning. The command line does the
-same: ``sklearn-vision sample-size photos/ --image-size 160 --plot curve.png``.
+cache), so most of the time goes to fine-tuning. The command line runs a study
+of the same kind (measured up to all the training photos, without class
+weights): ``sklearn-vision sample-size photos/ --image-size 160 --augmentation
+default --plot curve.png``.
+
+Run it as ``python real_weights_transfer.py photos/``.
 """
 
 import sys
