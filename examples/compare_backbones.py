@@ -3,10 +3,11 @@ Which backbone needs the fewest images? Learning curves compared
 ================================================================
 
 The same study run with two backbones, MobileNetV2 (ImageNet weights, from
-``keras.applications``) and DINOv2-small (a self-supervised vision transformer,
-from KerasHub), their learning curves drawn on one figure, and the images each
-needs for a target accuracy. The backbone that reaches the target with fewer
-images is the one to label for; see :doc:`/choosing_a_backbone`.
+`keras.applications <https://keras.io/api/applications/>`__) and DINOv2-small
+(a self-supervised vision transformer, from KerasHub), their learning curves
+drawn on one figure, and the images each needs for a target accuracy. The
+backbone that reaches the target with fewer images is the one to label for;
+see :doc:`/choosing_a_backbone`.
 
 Both backbones are frozen (``fine_tune_from=None``): only a new head is
 trained on their pooled features, as in the linear probes of the papers that

@@ -52,7 +52,8 @@ weights = curves["auto"].curve_weights_
 print("'auto' weighs " + ", ".join(f"{name} {w:.2f}" for name, w in weights.items()))
 
 # %%
-# The same fit in one line from ``learning_curve``'s output (all sizes here),
+# The same fit in one line from
+# :func:`~sklearn.model_selection.learning_curve`'s output (all sizes here),
 # with the interval of the extrapolation to twice the data.
 full = PowerLawRegressor.from_learning_curve(sizes, test_scores)
 low, high = full.predict_interval([[2 * sizes.max()]])

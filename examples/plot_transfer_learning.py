@@ -6,12 +6,14 @@ Transfer learning without downloading anything: a small convnet is first
 trained on the digits 0 to 4 (our "ImageNet"), then its convolutional layers
 become the backbone of a classifier for the digits 5 to 9, of which we pretend
 to have only 100 images. The classifier is a plain scikit-learn estimator, so
-``cross_val_score`` compares it with the same convnet trained from scratch,
-and ``GridSearchCV`` picks how many layers to fine-tune and at which learning
-rate. :class:`~sklearn_vision.TrainingHistoryDisplay` then shows both stages
-of the best model: the frozen stage, and fine-tuning after the marked boundary.
+:func:`~sklearn.model_selection.cross_val_score` compares it with the same
+convnet trained from scratch, and :class:`~sklearn.model_selection.GridSearchCV`
+picks how many layers to fine-tune and at which learning rate.
+:class:`~sklearn_vision.TrainingHistoryDisplay` then shows both stages of the
+best model: the frozen stage, and fine-tuning after the marked boundary.
 
-With real photos the backbone is a pretrained ``keras.applications`` model,
+With real photos the backbone is a pretrained
+`keras.applications <https://keras.io/api/applications/>`__ model,
 ``TransferImageClassifier("mobilenet_v2")``, and ``fine_tune_from`` takes its
 block names (``"block_13"``); everything else is the same.
 """

@@ -50,7 +50,8 @@ def read_image(path, size=None, *, window="auto"):
     converted to RGB (alpha dropped). With ``size``, a JPEG at least twice as
     large is decoded at a reduced scale first (libjpeg's DCT scaling, 1/2, 1/4
     or 1/8, never below ``size``), then resized bilinearly as
-    :func:`tf.image.resize` does (no antialiasing): the pixels Keras's own
+    `tf.image.resize <https://www.tensorflow.org/api_docs/python/tf/image/resize>`__
+    does (no antialiasing): the pixels Keras's own
     loaders give, and those of :func:`load_image_folder`.
 
     8-bit files give their pixels as they are (uint8). Deeper files (16-bit

@@ -187,7 +187,8 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         units, or percentiles such as ``("1%", "99%")``. Arrays are not
         rescaled: give them in [0, 255].
     backbone_kwargs : dict, default=None
-        Extra keyword arguments for the ``keras.applications`` constructor.
+        Extra keyword arguments for the
+        `keras.applications <https://keras.io/api/applications/>`__ constructor.
     pooling : {"avg", "max"}, default="avg"
         Global pooling of a convnet's last feature map. KerasHub backbones pool
         as their family does: DINOv2 and DINOv3 the class token and the mean

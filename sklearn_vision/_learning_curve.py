@@ -485,8 +485,8 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         scored on the test split as ``test_score_``. ``predict``,
         ``predict_proba``, ``decision_function`` and ``score`` delegate to it.
     n_jobs : int, default=None
-        Fits run in parallel through joblib; ``joblib.parallel_config`` chooses
-        the backend (``"dask"`` for a cluster). The feature cache of
+        Fits run in parallel through joblib; :class:`joblib.parallel_config`
+        chooses the backend (``"dask"`` for a cluster). The feature cache of
         :class:`TransferImageClassifier` is per process: with processes, each
         worker computes the features of the images it sees once.
     random_state : int, RandomState instance or None, default=None

@@ -81,7 +81,7 @@ def load_image_folder(
         :func:`read_image`; 8-bit files are never changed.
     n_jobs : int, default=None
         Threads decoding the files. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all processors.
+        :class:`joblib.parallel_config` context; ``-1`` means all processors.
     verbose : int, default=0
         Above 0, a progress bar on stderr and a summary of the skipped files.
 

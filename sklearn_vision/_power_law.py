@@ -454,7 +454,8 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         train_sizes : array-like of shape (n_sizes,)
-            ``train_sizes_abs``, the first value ``learning_curve`` returns.
+            ``train_sizes_abs``, the first value
+            :func:`~sklearn.model_selection.learning_curve` returns.
         test_scores : array-like of shape (n_sizes, n_folds)
             The scores, one column per fold.
         **params

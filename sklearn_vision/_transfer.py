@@ -52,12 +52,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     """Image classifier that fine-tunes a pretrained Keras backbone, in two stages.
 
     A new head (global average pooling, dropout, softmax) is put on a
-    ``keras.applications`` backbone. Stage 1 trains the head with the backbone
-    frozen; stage 2 unfreezes the backbone from ``fine_tune_from`` to the top and
-    trains it at ``fine_tune_learning_rate``. BatchNormalization layers stay
-    frozen and in inference mode in both stages, so the small batches of a
-    fine-tuning run never overwrite the statistics learnt on ImageNet. Both stages
-    stop early on a held-out stratified split and keep their best weights.
+    `keras.applications <https://keras.io/api/applications/>`__ backbone. Stage 1
+    trains the head with the backbone frozen; stage 2 unfreezes the backbone from
+    ``fine_tune_from`` up and trains it at ``fine_tune_learning_rate``.
+    BatchNormalization layers stay frozen and in inference mode in both stages,
+    so the small batches of fine-tuning never overwrite the statistics learnt on
+    ImageNet. Both stages stop early on a held-out stratified split and keep
+    their best weights.
 
     Parameters
     ----------
@@ -519,8 +520,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         format : {"tf_saved_model", "onnx"}, default="tf_saved_model"
             A TensorFlow SavedModel, with a ``serve`` endpoint taking float32
             images of shape (n, height, width, 3) for TensorFlow Serving or
-            :func:`tf.saved_model.load`; or ONNX, when the ``tf2onnx`` and
-            ``onnx`` packages are installed.
+            `tf.saved_model.load
+            <https://www.tensorflow.org/api_docs/python/tf/saved_model/load>`__;
+            or ONNX, when the ``tf2onnx`` and ``onnx`` packages are installed.
         """
         check_is_fitted(self, "model_")
         export(self, path, format=format)
@@ -545,9 +547,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
 def load_model(path):
     """Load a classifier saved by :meth:`TransferImageClassifier.save`, without pickle.
 
-    The file is read by :func:`keras.saving.load_model` with ``safe_mode=True``,
-    which refuses files whose configuration would run code (``Lambda`` layers,
-    arbitrary functions); nothing in the file is unpickled.
+    The file is read by `keras.saving.load_model
+    <https://keras.io/api/models/model_saving_apis/model_saving_and_loading/>`__
+    with ``safe_mode=True``, which refuses files whose configuration would run
+    code (``Lambda`` layers, arbitrary functions); nothing in the file is
+    unpickled.
 
     Parameters
     ----------
@@ -558,9 +562,8 @@ def load_model(path):
     -------
     clf : TransferImageClassifier
         Fitted: ``predict`` and ``predict_proba`` give what they gave before
-        saving; ``clone`` and ``fit`` work as for a new one. Parameters that
-        are run-time objects (callbacks, a ``tf.distribute`` strategy object)
-        are not saved and are None.
+        saving; :func:`~sklearn.base.clone` and ``fit`` work as for a new one.
+        Run-time objects (callbacks, a strategy object) are not saved: None.
 
     Raises
     ------
@@ -583,7 +586,6 @@ def load_model(path):
     >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
     True
     """
-
     model, metadata, params = read_saved(path)
     clf = TransferImageClassifier(**params)
     clf.model_ = model
