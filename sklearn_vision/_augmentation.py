@@ -38,6 +38,13 @@ def default_augmentation(seed):
     )
 
 
+def resolve_augmentation(augmentation, seed):
+    """The layers the ``augmentation`` parameter names (``"default"`` built at ``seed``)."""
+    if isinstance(augmentation, str) and augmentation == "default":
+        return default_augmentation(seed)
+    return augmentation
+
+
 def can_cache_views(augmentation):
     """Whether the views of ``augmentation`` can be cached: Keras layers that describe themselves.
 

@@ -16,12 +16,19 @@ import numpy as np
 from ._cache import get_feature_cache
 from ._images import check_image_size
 from ._keras_utils import clone_with_weights
-from ._record import BackboneRecord, Preprocessing, weights_identity
+from ._record import (
+    IMAGENET_NORMALIZATION,
+    SIGNED_UNIT,
+    BackboneRecord,
+    Preprocessing,
+    looks_like_download_error,
+    weights_identity,
+)
 
 # What each keras.applications module's preprocess_input does to [0, 255]
 # pixels (keras/src/applications/imagenet_utils.py); None: inside the model.
-_TF = Preprocessing(1 / 127.5, -1.0)
-_TORCH = Preprocessing.normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+_TF = SIGNED_UNIT
+_TORCH = IMAGENET_NORMALIZATION
 _CAFFE = Preprocessing(1.0, (-103.939, -116.779, -123.68), reverse_channels=True)
 
 
@@ -75,7 +82,7 @@ class KerasApplication(BackboneRecord):
         try:
             return constructor(**kwargs)
         except Exception as exc:
-            if kwargs["weights"] != "imagenet" or not _looks_like_download_error(exc):
+            if kwargs["weights"] != "imagenet" or not looks_like_download_error(exc):
                 raise
             raise OSError(
                 f"Could not download the ImageNet weights of {self.constructor} ({exc}). "
@@ -246,8 +253,3 @@ def _keras_hub_record(backbone):
             "local KerasHub preset directory, or a keras.Model (or a callable returning one)."
         )
     return record
-
-
-def _looks_like_download_error(exc):
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(word in text for word in ("url", "fetch", "download", "connection", "http"))

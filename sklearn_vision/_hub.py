@@ -20,7 +20,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from ._record import BackboneRecord, Preprocessing, weights_identity
+from ._record import (
+    IMAGENET_NORMALIZATION,
+    SIGNED_UNIT,
+    BackboneRecord,
+    Preprocessing,
+    looks_like_download_error,
+    weights_identity,
+)
 
 _INSTALL = 'KerasHub backbones need the optional extra: pip install "sklearn-vision[hub]"'
 
@@ -61,14 +68,12 @@ class TokenPooling(keras.layers.Layer):
 # Each family: its KerasHub backbone classes, transformer block class, pooling,
 # default preprocessing (when a preset has no image converter), default size,
 # whether its position embeddings follow the input size, and "auto" blocks.
-_IMAGENET = Preprocessing.normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-_HALF = Preprocessing(1 / 127.5, -1.0)
 _FAMILIES = {
     "dinov2": dict(
         classes=("DINOV2Backbone",),
         block="DINOV2Layer",
         pooling="cls_mean",
-        preprocessing=_IMAGENET,
+        preprocessing=IMAGENET_NORMALIZATION,
         size=224,
         any_size=True,
         label="DINOv2",
@@ -77,7 +82,7 @@ _FAMILIES = {
         classes=("DINOV3Backbone",),
         block="DINOV3Layer",
         pooling="cls_mean",
-        preprocessing=_IMAGENET,
+        preprocessing=IMAGENET_NORMALIZATION,
         size=224,
         any_size=True,
         label="DINOv3",
@@ -86,7 +91,7 @@ _FAMILIES = {
         classes=("SigLIPBackbone", "SigLIPVisionEncoder"),
         block="SigLIPEncoderLayer",
         pooling="pooled",
-        preprocessing=_HALF,
+        preprocessing=SIGNED_UNIT,
         size=None,
         any_size=False,
         label="SigLIP",
@@ -95,7 +100,7 @@ _FAMILIES = {
         classes=("ViTBackbone",),
         block="ViTEncoderBlock",
         pooling="cls",
-        preprocessing=_HALF,
+        preprocessing=SIGNED_UNIT,
         size=None,
         any_size=False,
         label="ViT",
@@ -122,8 +127,8 @@ def hub_record(backbone):
 
 def _preset_stamp(preset):
     """What changes when a local preset directory is rewritten (None for names and handles)."""
-    path = os.path.join(preset, "config.json")
-    return os.stat(path).st_mtime_ns if os.path.isfile(path) else None
+    files = [os.path.join(preset, name) for name in ("config.json", "image_converter.json")]
+    return tuple(os.stat(f).st_mtime_ns if os.path.isfile(f) else None for f in files)
 
 
 @functools.lru_cache(maxsize=64)
@@ -161,20 +166,6 @@ def _family_of_class(class_name):
     )
 
 
-def hub_preset_names():
-    """The built-in KerasHub preset names of the supported families (empty without KerasHub)."""
-    try:
-        keras_hub = _keras_hub()
-    except ImportError:
-        return []
-    names = []
-    for facts in _FAMILIES.values():
-        for class_name in facts["classes"]:
-            cls = getattr(keras_hub.models, class_name, None)
-            names.extend(getattr(cls, "presets", {}))
-    return sorted(set(names))
-
-
 class KerasHubBackbone(BackboneRecord):
     """A KerasHub vision transformer: DINOv2, DINOv3, SigLIP (its vision tower) or ViT.
 
@@ -183,8 +174,6 @@ class KerasHubBackbone(BackboneRecord):
     loaded. Pretrained weights are the preset's own; ``weights=None`` builds
     the same architecture with random weights.
     """
-
-    min_size = 1
 
     def __init__(self, source, family):
         self.source = source
@@ -225,7 +214,7 @@ class KerasHubBackbone(BackboneRecord):
                 copy.set_weights(self.source.get_weights())
             return _vision_tower(copy)
         kwargs = {"load_weights": load_weights}
-        if image_shape is not None and self._family in ("dinov2", "dinov3"):
+        if image_shape is not None and self.family in ("dinov2", "dinov3"):
             kwargs["image_shape"] = image_shape
         with _download_errors(self.source):
             backbone = keras_hub.models.Backbone.from_preset(self.source, **kwargs)
@@ -294,9 +283,9 @@ class KerasHubBackbone(BackboneRecord):
                 f"backbone_kwargs are for keras.applications constructors; KerasHub backbone "
                 f"{self.name!r} takes its configuration from its preset. Got {backbone_kwargs}."
             )
-        pretrained = weights is not None
-        backbone = self._load(load_weights=pretrained, image_shape=(*image_size, 3))
-        if pretrained and weights != "imagenet":
+        # The preset's weights, random ones, or random ones then a weights file.
+        backbone = self._load(load_weights=weights == "imagenet", image_shape=(*image_size, 3))
+        if weights not in (None, "imagenet"):
             backbone.load_weights(weights)
         return _chain(backbone, self.family, image_size)
 
@@ -454,7 +443,7 @@ class _download_errors:
         return self
 
     def __exit__(self, kind, exc, traceback):
-        if exc is None or os.path.isdir(self.preset) or not _looks_offline(exc):
+        if exc is None or os.path.isdir(self.preset) or not looks_like_download_error(exc):
             return False
         raise OSError(
             f"Could not download KerasHub preset {self.preset!r} ({type(exc).__name__}): "
@@ -462,9 +451,3 @@ class _download_errors:
             "(keras_hub.models.Backbone.from_preset(name).save_to_preset(directory), and "
             "the image converter's save_to_preset) and pass that directory as backbone."
         ) from None
-
-
-def _looks_offline(exc):
-    text = f"{type(exc).__name__} {exc}".lower()
-    words = ("connection", "resolve", "timeout", "timed out", "network", "http", "offline")
-    return any(word in text for word in words)

@@ -68,7 +68,22 @@ class Preprocessing:
     def normalize(cls, mean, std):
         """``(x / 255 - mean) / std`` per channel, as ImageNet-normalizing models expect."""
         mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
-        return cls(tuple(1 / (255 * std)), tuple(-mean / std))
+        # Plain floats: their repr, part of the feature cache's keys, is NumPy's own.
+        return cls(tuple(map(float, 1 / (255 * std))), tuple(map(float, -mean / std)))
+
+    @classmethod
+    def from_dict(cls, values):
+        """The preprocessing :func:`dataclasses.asdict` gave (lists back to tuples)."""
+        return cls(
+            *(tuple(v) if isinstance(v, list) else v for v in (values["scale"], values["offset"])),
+            values["reverse_channels"],
+        )
+
+
+# [0, 255] to [-1, 1] (Keras's "tf" mode, SigLIP, ViT), and ImageNet's
+# normalization of [0, 1] pixels (Keras's "torch" mode, DINOv2, DINOv3).
+SIGNED_UNIT = Preprocessing(1 / 127.5, -1.0)
+IMAGENET_NORMALIZATION = Preprocessing.normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 class BackboneRecord:
@@ -220,3 +235,10 @@ def weights_identity(weights):
         return "imagenet"
     stat = os.stat(weights)
     return f"{os.path.abspath(weights)}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def looks_like_download_error(exc):
+    """Whether ``exc`` reads as a failed download (no network, a refused connection)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    words = ("url", "fetch", "download", "connection", "resolve", "timeout", "timed out", "http")
+    return any(word in text for word in words)

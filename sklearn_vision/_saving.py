@@ -25,14 +25,12 @@ def serving_model(clf):
     """The fitted classifier as one Keras model: raw images (or rows) in, probabilities out."""
     import keras
 
-    from ._backbones import backbone_record
-
     if clf.backbone is None:
         inputs = keras.Input(shape=(clf.n_features_in_,), name="features")
         return keras.Model(inputs, clf.model_(inputs, training=False), name=SERVING_NAME)
     inputs = keras.Input(shape=(None, None, 3), name="images")
     x = keras.layers.Resizing(*clf.image_size_, interpolation="bilinear", name="resize")(inputs)
-    preprocessing = backbone_record(clf.backbone).preprocessing
+    preprocessing = clf.stage_plan_.preprocessing  # what training fed the backbone
     for layer in [] if preprocessing is None else preprocessing.layers():
         x = layer(x)
     # Inference whatever a caller passes: the saved model only serves.

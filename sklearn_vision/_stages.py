@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_consistent_leng
 
 from ._augmentation import can_cache_views
 from ._learning_curve import shuffled_folds
+from ._record import Preprocessing
 
 # What a stage is fed.
 ROWS = "rows"  # feature rows given by the user (backbone=None)
@@ -88,6 +89,9 @@ class StagePlan:
         Whether the user asked for the cache (``cache=True``): not caching raises.
     backbone_name : str or None
         The name of the backbone's layer in the classifier's model.
+    preprocessing : Preprocessing or None
+        What mapped [0, 255] pixels to the backbone's input, as the backbone's
+        record said at fit time (a saved model keeps it).
     """
 
     frozen_input: str
@@ -99,6 +103,7 @@ class StagePlan:
     shared_trainers: bool = False
     cache_required: bool = False
     backbone_name: str | None = None
+    preprocessing: Preprocessing | None = None
 
     @property
     def caches(self):
@@ -171,7 +176,25 @@ class StagePlan:
             raise ValueError(f"'frozen_input' is not one of {sorted(kinds)}")
         if values.get("fine_tune_input") not in {None, IMAGES, ACTIVATIONS, ACTIVATION_VIEWS}:
             raise ValueError("'fine_tune_input' is not a stage-2 input")
+        if isinstance(values.get("preprocessing"), dict):
+            values = {**values, "preprocessing": Preprocessing.from_dict(values["preprocessing"])}
         return cls(**values)
+
+
+def saved_plan(values, backbone):
+    """The stage plan of a saved model, that predicts from the file alone.
+
+    Never through activations at a cut, which needs the backbone's record (its
+    preset, perhaps a download). Files written before the plan was saved
+    (``values`` None) predict through the whole model.
+    """
+    if values is not None:
+        return dataclasses.replace(StagePlan.from_dict(values), cut=False)
+    if backbone is None:
+        return StagePlan(ROWS)
+    from ._backbones import backbone_record
+
+    return StagePlan(IMAGES, preprocessing=backbone_record(backbone).preprocessing)
 
 
 def plan_stages(record, *, cache, augmentation, fine_tune_from, weights, settings):
@@ -198,6 +221,7 @@ def plan_stages(record, *, cache, augmentation, fine_tune_from, weights, setting
         share_backbone=share,
         shared_trainers=plain_runtime and not settings.callbacks,
         cache_required=cache is True,
+        preprocessing=record.preprocessing,
     )
 
 

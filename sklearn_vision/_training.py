@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._augmentation import AugmentedViews, default_augmentation
+from ._augmentation import AugmentedViews, resolve_augmentation
 from ._cache import get_feature_cache
 from ._features import cached_outputs, cached_view_outputs
 from ._keras_utils import (
@@ -174,7 +174,7 @@ def build_network(record, plan, settings, *, n_features, n_classes, seed):
             image_size,
             preprocessing=record.preprocessing,
             window=settings.window,
-            augmentation=_augmentation(settings.augmentation, plan, seed),
+            augmentation=resolve_augmentation(settings.augmentation, seed),
         )
     head_seed = seed + 101
     head = keras.Sequential(
@@ -212,24 +212,15 @@ def _backbone(record, plan, settings, seed):
     return get_feature_cache().shared_backbone(key, build, weights_digest)
 
 
-def _augmentation(augmentation, plan, seed):
-    """The augmentation layers, resolved once.
-
-    ``"default"`` is built with fixed seeds when a bank of views is cached,
-    so that every fit, whatever its ``random_state``, shares one bank (fits
-    differ in the views they draw); with the fit's seed otherwise.
-    """
-    if not (isinstance(augmentation, str) and augmentation == "default"):
-        return augmentation
-    return default_augmentation(0 if plan.frozen_input != IMAGES else seed)
-
-
 def settle_plan(plan, network, data, settings):
     """``plan`` settled on the built ``network``: the fine-tuning index and the cut."""
     index = None
     if plan.fine_tune_from is not None and network.backbone is not None:
         index = network.record.fine_tune_index(network.backbone, plan.fine_tune_from)
-    split = network.record.split(network.backbone, index) if index is not None else None
+    # The cut matters only to a stage 2 on cached inputs.
+    split = None
+    if index is not None and plan.caches and settings.fine_tune_epochs:
+        split = network.record.split(network.backbone, index)
     bank_nbytes = 0
     if split is not None:
         output = split[0].outputs[0]
@@ -302,9 +293,11 @@ def _cached_inputs(model, X, data, kind, network, settings):
     feed = dataclasses.replace(network.feed, augmentation=None)
     keys = dict(batch_size=settings.batch_size, verbose=settings.verbose)
     if kind in (FEATURE_VIEWS, ACTIVATION_VIEWS):
-        bank = AugmentedViews(
-            network.feed.augmentation, settings.augmentation_views, feed.image_size
-        )
+        # Fixed seeds for "default": every fit, whatever its random_state, shares
+        # these views (fits differ in the views they draw); images augmented
+        # afresh use the fit's seed (network.feed).
+        augmentation = resolve_augmentation(settings.augmentation, 0)
+        bank = AugmentedViews(augmentation, settings.augmentation_views, feed.image_size)
         train = cached_view_outputs(model, X[data.train], feed, bank, **keys)
         validation = None
         if data.validation is not None:

@@ -29,10 +29,10 @@ from ._stages import (
     FEATURES,
     IMAGES,
     StageData,
-    StagePlan,
     Training,
     encode_targets,
     plan_stages,
+    saved_plan,
     validation_split,
 )
 from ._tf_data import ImageFeed, image_read_errors, images_dataset
@@ -344,8 +344,6 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             self.n_features_in_ = images.n_features
         return images
 
-    # ------------------------------------------------------------------ model
-
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -470,7 +468,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """How images reach ``model_`` at prediction: no augmentation."""
         return ImageFeed(
             self.image_size_,
-            preprocessing=backbone_record(self.backbone).preprocessing,
+            preprocessing=self.stage_plan_.preprocessing,
             window=check_window(self.window),
         )
 
@@ -594,7 +592,6 @@ def load_model(path):
     clf.n_features_in_ = metadata["n_features_in"]
     clf.image_size_ = None if metadata["image_size"] is None else tuple(metadata["image_size"])
     clf.fine_tune_index_ = metadata["fine_tune_index"]
-    # Files written before the stage plan was saved predict through the whole model.
-    clf.stage_plan_ = StagePlan.from_dict(metadata.get("stage_plan", {"frozen_input": IMAGES}))
+    clf.stage_plan_ = saved_plan(metadata.get("stage_plan"), params.get("backbone"))
     clf.history_ = metadata["history"]
     return clf

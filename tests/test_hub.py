@@ -255,3 +255,17 @@ def test_the_command_line_compares_a_local_preset_and_small_cnn(presets, digits,
     summary = [line for line in out.splitlines() if line.startswith("Images needed for")][-1]
     assert "small_cnn" in summary and presets["dinov2"] in summary
     assert set(json.loads(record.read_text())["backbones"]) == {"small_cnn", presets["dinov2"]}
+
+
+def test_a_saved_model_predicts_without_its_preset(presets, digits, tmp_path):
+    import shutil
+
+    X, y = digits
+    copy = shutil.copytree(presets["dinov2"], tmp_path / "dinov2")
+    clf = TransferImageClassifier(str(copy), image_size=28, epochs=1, fine_tune_epochs=1)
+    clf.set_params(early_stopping=False, random_state=0).fit(X[:40], y[:40])
+    clf.save(tmp_path / "model.keras")
+    expected = clf.predict_proba(X[40:50])
+    shutil.rmtree(copy)  # as on another machine: the preset is not there
+    loaded = load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict_proba(X[40:50]), expected, atol=1e-6)

@@ -277,3 +277,22 @@ def test_feature_rows_and_unsavable_backbones(tmp_path, digits):
     ).fit(images[:30], labels[:30])
     with pytest.raises(ValueError, match="by its registered name"):
         own.save(tmp_path / "own.keras")
+
+
+def test_files_saved_before_the_stage_plan_still_predict(saved, fitted, tmp_path):
+    # Files written before the stage plan was saved have no "stage_plan" field.
+    def without_plan(members):
+        metadata = json.loads(members[METADATA])
+        del metadata["stage_plan"]
+        return {METADATA: json.dumps(metadata)}
+
+    clf, X_test, _ = fitted
+    _rewrite(saved, tmp_path / "older.keras", without_plan)
+    older = load_model(tmp_path / "older.keras")
+    np.testing.assert_allclose(older.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-5)
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    rows = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, X[:, 0] > 0)
+    rows.save(tmp_path / "rows.keras")
+    _rewrite(tmp_path / "rows.keras", tmp_path / "older_rows.keras", without_plan)
+    older_rows = load_model(tmp_path / "older_rows.keras")
+    np.testing.assert_allclose(older_rows.predict_proba(X), rows.predict_proba(X), atol=1e-6)
