@@ -26,9 +26,8 @@ from ._record import (
 )
 
 # What each keras.applications module's preprocess_input does to [0, 255]
-# pixels (keras/src/applications/imagenet_utils.py); None: inside the model.
-_TF = SIGNED_UNIT
-_TORCH = IMAGENET_NORMALIZATION
+# pixels (keras/src/applications/imagenet_utils.py): "tf" mode is SIGNED_UNIT,
+# "torch" mode IMAGENET_NORMALIZATION, "caffe" mode _CAFFE; None: inside the model.
 _CAFFE = Preprocessing(1.0, (-103.939, -116.779, -123.68), reverse_channels=True)
 
 
@@ -184,7 +183,7 @@ def _efficientnet(constructor, size, preprocessing=None, fine_tune_from="block6a
 # "auto" fine-tunes about the top fifth of each network: the last stage (or the
 # last two blocks) whose features are the most specific to ImageNet.
 BACKBONES = {
-    "mobilenet_v2": KerasApplication("MobileNetV2", _TF, 224, 32, r"block_\d+", "block_13"),
+    "mobilenet_v2": KerasApplication("MobileNetV2", SIGNED_UNIT, 224, 32, r"block_\d+", "block_13"),
     "mobilenet_v3_small": KerasApplication(
         "MobileNetV3Small", None, 224, 32, r"expanded_conv_\d+", "expanded_conv_9"
     ),
@@ -197,15 +196,17 @@ BACKBONES = {
     "efficientnet_b3": _efficientnet("EfficientNetB3", 300),
     "efficientnet_v2_b0": _efficientnet("EfficientNetV2B0", 224),
     "resnet50": KerasApplication("ResNet50", _CAFFE, 224, 32, r"conv\d_block\d+", "conv5_block1"),
-    "resnet50_v2": KerasApplication("ResNet50V2", _TF, 224, 32, r"conv\d_block\d+", "conv5_block1"),
+    "resnet50_v2": KerasApplication(
+        "ResNet50V2", SIGNED_UNIT, 224, 32, r"conv\d_block\d+", "conv5_block1"
+    ),
     "vgg16": KerasApplication("VGG16", _CAFFE, 224, 32, r"block\d+", "block5"),
     "densenet121": KerasApplication(
-        "DenseNet121", _TORCH, 224, 32, r"conv\d_block\d+", "conv5_block9"
+        "DenseNet121", IMAGENET_NORMALIZATION, 224, 32, r"conv\d_block\d+", "conv5_block9"
     ),
-    "xception": KerasApplication("Xception", _TF, 299, 71, r"block\d+", "block13"),
+    "xception": KerasApplication("Xception", SIGNED_UNIT, 299, 71, r"block\d+", "block13"),
     # InceptionV3's branch layers are anonymous (conv2d_87); its top two
     # inception blocks are its last 62 layers (the Keras fine-tuning guide).
-    "inception_v3": KerasApplication("InceptionV3", _TF, 299, 75, r"mixed\d+", 62),
+    "inception_v3": KerasApplication("InceptionV3", SIGNED_UNIT, 299, 75, r"mixed\d+", 62),
     "convnext_tiny": KerasApplication(
         "ConvNeXtTiny", None, 224, 32, r"convnext_tiny_stage_\d+", "convnext_tiny_stage_3"
     ),

@@ -365,10 +365,14 @@ def _fraction(text):
     return value
 
 
+def _comma_separated(text):
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def _backbones(text):
     from ._backbones import backbone_record
 
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = _comma_separated(text)
     if not names:
         raise argparse.ArgumentTypeError(f"no backbone named in {text!r}")
     for name in names:
@@ -382,7 +386,7 @@ def _backbones(text):
 
 
 def _names(text):
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = _comma_separated(text)
     if len(names) < 2:
         raise argparse.ArgumentTypeError(f"expected two class names or more, got {text!r}")
     return names
