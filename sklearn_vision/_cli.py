@@ -29,6 +29,8 @@ from ._version import __version__
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.
 _FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
+# The confidence of the range of images the answer gives (samples_needed_interval).
+RANGE = 0.8
 
 
 # TensorFlow's C++ start-up lines that TF_CPP_MIN_LOG_LEVEL does not hide (absl's
@@ -755,13 +757,17 @@ def _study(args, X, labels, groups):
 
 
 def _summary(studies, target):
-    """One line comparing the backbones: the images each needs for the target."""
+    """One line comparing the backbones: the images each needs for the target, as a range."""
 
     def needed(record):
-        value = record["samples_needed"]
-        return "not reached" if value is None else f"{value:.0f}"
+        value, span = record["samples_needed"], record["samples_needed_range"]
+        if span["low"] is None:
+            return "not reached"
+        high = "?" if span["high"] is None else f"{span['high']:,.0f}"
+        about = "" if value is None else f"about {value:,.0f}, "
+        return f"{about}{span['low']:,.0f} to {high}"
 
-    return f"Images needed for accuracy {target:g}: " + ", ".join(
+    return f"Images needed for accuracy {target:g} ({RANGE:.0%} range; ? unbounded): " + "; ".join(
         f"{name} {needed(study['record'])}" for name, study in studies.items()
     )
 
@@ -814,8 +820,12 @@ def _report(lce, target):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LearningCurveWarning)  # worded below
         needed = float(lce.samples_needed(target)[0])
-        planned = float(lce.samples_needed(target, confidence=0.95)[0])
-    print(_answer(lce, target, needed, planned))
+        low, high = (float(end[0]) for end in lce.samples_needed_interval(target, RANGE))
+        next_round = lce.next_round_size(target, RANGE)
+    print(_answer(lce, target, needed, (low, high)))
+    plan = _next_round(lce, target, next_round)
+    if plan:
+        print(plan["text"])
     groups = getattr(lce, "n_train_groups_", None)
     return {
         "train_sizes": lce.train_sizes_.tolist(),
@@ -843,7 +853,12 @@ def _report(lce, target):
         ],
         "target": target,
         "samples_needed": _json_number(needed),
-        "samples_needed_pessimistic": _json_number(planned),
+        "samples_needed_range": {
+            "confidence": RANGE,
+            "low": _json_number(low),
+            "high": _json_number(high),
+        },
+        "next_round": {key: value for key, value in plan.items() if key != "text"} if plan else None,
     }
 
 
@@ -883,42 +898,61 @@ def _print_refit(lce):
         )
 
 
-def _answer(lce, target, needed, planned):
-    """The answer in words: measured, extrapolated, or not reached, and the plan."""
+def _answer(lce, target, needed, needed_range):
+    """The answer in words: measured, or a range of images, or not reached."""
     means = np.nanmean(lce.scores_, axis=1)  # a failed fit scores NaN
     reached = np.flatnonzero(means >= target)
+    low, high = needed_range
     if len(reached):
         first = reached[0]
-        answer = (
+        return (
             f"Accuracy {target:g} already reached at {lce.train_sizes_[first]} images "
-            f"(measured: mean {means[first]:.3f})"
+            f"(measured: mean {means[first]:.3f})."
         )
-    elif lce.flat_at_chance():
+    if lce.flat_at_chance():
         return (
             f"Accuracy {target:g} cannot be read from this curve: it is flat at chance level "
             f"({lce.chance_score_:.3f}), the model has not started to learn. Check the labels "
             "and the model, or add images."
         )
-    elif math.isinf(needed):
+    if math.isinf(low):
         return (
-            f"Accuracy {target:g} is not reached: the curve levels off at "
-            f"{float(lce.curve_.asymptote_):.3f}, below it."
+            f"Accuracy {target:g} is not reached: even the optimistic end of the curve's "
+            f"range stays below it (the curve levels off at {float(lce.curve_.asymptote_):.3f})."
         )
-    else:
-        answer = f"Images needed for accuracy {target:g}: {needed:.0f}"
-    if math.isfinite(planned):
-        return answer + f" ({planned:.0f} by the pessimistic end of the 95% interval)"
-    largest = lce.train_sizes_[-1]
-    peak = lce.score_interval(np.geomspace(largest, largest * 1e4, 64))[0].max()
-    more = (
-        "add images to plan on it"
-        if largest == lce.n_train_
-        else "measure up to all the training images (--train-sizes ...,1) to plan on it"
+    head = f"Images needed for accuracy {target:g}: "
+    percent = f"{RANGE:.0%} range"
+    if math.isfinite(high):
+        if math.isinf(needed):
+            return head + f"{low:,.0f} to {high:,.0f} ({percent})."
+        return head + f"about {needed:,.0f} ({percent}: {low:,.0f} to {high:,.0f})."
+    estimate = (
+        f"the curve levels off at {float(lce.curve_.asymptote_):.3f}, below it, and "
+        if math.isinf(needed)
+        else f"about {needed:,.0f}; "
     )
-    return answer + (
-        f" (the pessimistic end of the 95% interval stays below it, at {peak:.3f} at most: "
-        f"the scores measured cannot rule out less; {more})"
+    return (
+        head + f"at least {low:,.0f} ({percent}): {estimate}the measurements cannot bound "
+        "it above yet."
     )
+
+
+def _next_round(lce, target, train_images):
+    """What to collect next, as a JSON-ready dict with its sentence; None when nothing."""
+    if not math.isfinite(train_images) or train_images <= lce.n_train_:
+        return None
+    # The study trains on part of its images (the rest scored): as many more in all.
+    images = math.ceil(train_images * lce.n_scored_ / lce.n_train_)
+    return {
+        "train_images": int(train_images),
+        "images": images,
+        "text": (
+            f"Next: collect up to {images:,} images in all and run again (to train on "
+            f"{train_images:,.0f}, between the range's low end and the estimate, at most 3 "
+            f"times the {lce.train_sizes_[-1]:,} measured). Near a plateau one pilot cannot "
+            "pin the size down; each round narrows the range."
+        ),
+    }
 
 
 def _json_number(value):

@@ -75,6 +75,17 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
     assert saved["train_sizes"] == [20, 40, 80] and np.shape(saved["scores"]) == (3, 2)
     assert saved["target"] == 0.99 and saved["n_train"] == 1617
     assert [point["n_samples"] for point in saved["extrapolation"]] == [3234, 8085, 16170]
+    # The answer is a range of images, recorded with what to collect next.
+    span = saved["samples_needed_range"]
+    assert span["confidence"] == 0.8 and set(span) == {"confidence", "low", "high"}
+    answer = next(line for line in out.splitlines() if "accuracy 0.99" in line.lower())
+    if span["low"] is not None:
+        assert f"{span['low']:,.0f}" in answer and "80% range" in answer
+    plan = saved["next_round"]
+    if plan is not None:
+        assert 1.25 * 80 <= plan["train_images"] <= 3 * 80
+        assert plan["images"] == int(np.ceil(plan["train_images"] * 1797 / 1617))
+        assert f"Next: collect up to {plan['images']:,} images in all and run again" in out
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -338,8 +349,8 @@ def test_sample_size_compares_backbones(folder, tmp_path, capsys):
     assert "TransferImageClassifier('small_cnn')" in out
     assert "TransferImageClassifier('mobilenet_v2')" in out
     summary = next(line for line in out.splitlines() if line.startswith("Images needed for"))
-    assert summary.startswith("Images needed for accuracy 0.5: small_cnn ")
-    assert ", mobilenet_v2 " in summary
+    assert summary.startswith("Images needed for accuracy 0.5 (80% range; ? unbounded): small_cnn ")
+    assert "; mobilenet_v2 " in summary
     saved = json.loads(record.read_text())
     assert set(saved["backbones"]) == {"small_cnn", "mobilenet_v2"}
     for name, result in saved["backbones"].items():

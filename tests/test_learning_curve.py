@@ -698,3 +698,39 @@ def test_resume_records_keep_only_finite_scores(tmp_path):
     with pytest.raises(ValueError, match="scored NaN"):
         fast_curve(logistic(), scoring=nan_score, memory=tmp_path, **params).fit(X / 16, y)
     assert not (tmp_path / "sklearn-vision-fits").exists()
+
+
+def test_samples_needed_interval_and_the_next_round(digits):
+    X, y = digits
+    lce = LearningCurveEstimator(
+        logistic(), train_sizes=[20, 40, 80, 160], n_repeats=4, random_state=0
+    ).fit(X, y)
+    target = float(lce.predict_score(400)[0])
+    low, high = lce.samples_needed_interval(target)
+    needed = lce.samples_needed(target)
+    assert low.shape == high.shape == (1,)
+    assert low[0] <= needed[0] <= high[0] and low[0] == np.ceil(low[0])
+    # The next round aims between the range's low end and the estimate, 1.25 to 3
+    # times the largest size measured.
+    next_round = lce.next_round_size(target)
+    assert 1.25 * 160 <= next_round <= 3 * 160
+    aim = np.sqrt(low[0] * needed[0])
+    assert next_round == np.ceil(min(max(aim, 1.25 * 160), 3 * 160))
+    # A target already measured needs no more; one the curve cannot reach, no size.
+    assert lce.next_round_size(lce.scores_[0].mean()) == lce.n_train_
+    assert np.isinf(lce.next_round_size(1.5))
+    assert np.isinf(lce.samples_needed_interval(1.5)[0]).all()
+
+
+def test_flat_at_chance_gives_no_range():
+    from sklearn_vision import LearningCurveWarning
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(300, 5)), rng.randint(0, 2, 300)
+    with pytest.warns(LearningCurveWarning, match="flat"):
+        lce = LearningCurveEstimator(
+            logistic(), train_sizes=[10, 20, 40, 80], n_repeats=5, random_state=0
+        ).fit(X, y)
+    with pytest.warns(LearningCurveWarning, match="flat at chance level"):
+        low, high = lce.samples_needed_interval([0.6, 0.9])
+    assert np.isinf(low).all() and np.isinf(high).all()

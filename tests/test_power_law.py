@@ -257,7 +257,11 @@ def test_falling_and_jumping_curves_warn_and_widen():
         curve = PowerLawRegressor().fit(ANCHORS[:, None], jumps)
     assert curve.irregularities_ == ["jump"]
     lower, upper = curve.predict_interval([[256]])
-    assert upper[0] - lower[0] > 0.4  # as uncertain as the jump is large
+    # As uncertain as the jump is large: the band reaches the best score above, and
+    # falls half the jump (at least) below the last mean. (The worse end's multiple
+    # for irregular curves, calibrated on image curves and LCDB's, is below one.)
+    assert curve.irregular_spread_ == pytest.approx(0.2, abs=0.01)
+    assert upper[0] == 1.0 and lower[0] <= 0.9 - curve.irregular_spread_
 
 
 def test_regular_curve_raises_no_warning():
@@ -418,3 +422,50 @@ def test_curve_params_read_as_the_documented_formulas(model, formula, params):
     falling = PowerLawRegressor(model="pow3", greater_is_better=False, score_bounds=(None, None))
     falling.fit(n[:, None], 0.1 + 0.3 * (n / n.max()) ** -0.5)
     np.testing.assert_allclose(falling.curve_params_["pow3"], [0.1, -0.3, 0.5], rtol=1e-2)
+
+
+def test_range_of_sizes_holds_the_point_answer_and_widens_with_confidence():
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5, noise=0.01)
+    curve = PowerLawRegressor().fit(SIZES[:, None], scores)
+    targets = [0.9, 0.92, 0.93]
+    point = curve.inverse_predict(targets)
+    low, high = curve.inverse_predict_interval(targets, confidence=0.8)
+    assert np.all(low <= point) and np.all(point <= high)
+    wide_low, wide_high = curve.inverse_predict_interval(targets, confidence=0.95)
+    assert np.all(wide_low <= low) and np.all(high <= wide_high)
+    narrow_low, narrow_high = curve.inverse_predict_interval(targets, confidence=0.5)
+    assert np.all(low <= narrow_low) and np.all(narrow_high <= high)
+    assert np.all(high[np.isfinite(high)] > low[np.isfinite(high)])
+
+
+def test_range_has_no_high_end_beyond_what_the_measurements_can_bound():
+    scores = noisy(lambda n: 0.95 - 1.2 * n**-0.5, noise=0.01)
+    curve = PowerLawRegressor().fit(SIZES[:, None], scores)
+    low, high = curve.inverse_predict_interval([0.945, 0.99, 1.01])
+    assert np.isinf(high).all()  # near and above the plateau: no upper bound
+    assert SIZES.max() < low[0] < low[1]  # but at least this many, more for more
+    assert np.isinf(low[2])  # beyond the best valid score
+
+
+@pytest.mark.parametrize(
+    "confidence", [0.0, 1.0, 1.5, float("nan")], ids=["zero", "one", "above", "nan"]
+)
+def test_range_refuses_a_confidence_outside_zero_one(confidence):
+    curve = PowerLawRegressor().fit(SIZES[:, None], noisy(FAMILIES["pow3"]))
+    with pytest.raises(ValueError, match="confidence"):
+        curve.inverse_predict_interval([0.9], confidence=confidence)
+
+
+def test_default_curve_leans_on_the_exponent_prior_only_where_noise_allows():
+    # A steep curve measured with much noise: the default curve's pow3 pulls its
+    # exponent toward the prior's centre (0.4); model="pow3" (no prior) does not.
+    steep = lambda x: 0.95 - 1e-4 * x**-1.6  # noqa: E731
+    scores = steep(SIZES / SIZES.max()) + np.random.RandomState(3).normal(0, 0.02, len(SIZES))
+    plain = PowerLawRegressor(model="pow3").fit(SIZES[:, None], scores)
+    default = PowerLawRegressor().fit(SIZES[:, None], scores)
+    b_plain, b_default = plain.curve_params_["pow3"][2], default.curve_params_["pow3"][2]
+    assert abs(np.log(b_default / 0.4)) < abs(np.log(b_plain / 0.4))
+    # Measured tightly, the data outweigh the prior.
+    tight_scores = steep(SIZES / SIZES.max()) + np.random.RandomState(3).normal(0, 1e-5, len(SIZES))
+    tight = PowerLawRegressor().fit(SIZES[:, None], tight_scores)
+    assert tight.curve_params_["pow3"][2] == pytest.approx(1.6, rel=0.05)

