@@ -119,6 +119,7 @@ def save(clf, path):
         "fine_tune_index": clf.fine_tune_index_,
         "stage_plan": clf.stage_plan_.to_dict(),
         "history": clf.history_,
+        "early_stopping": clf.early_stopping_,
         "model_layer": clf.model_.name,
     }
     serving_model(clf).save(path)
@@ -176,9 +177,19 @@ def read_metadata(path):
             f"{metadata['format']}; this is sklearn-vision {__version__}, which reads format "
             f"{FORMAT} and older. Upgrade sklearn-vision to load it."
         )
-    # Files written before the stage plan was saved predict through the whole model.
-    _check_fields(path, metadata, [n for n in _FIELDS if n != "stage_plan" or n in metadata])
+    # Files written before the stage plan (or the early-stopping decision) was
+    # saved lack it.
+    optional = {"stage_plan", "early_stopping"}
+    _check_fields(path, metadata, [n for n in _FIELDS if n not in optional or n in metadata])
     return metadata
+
+
+def saved_early_stopping(metadata):
+    """Whether the saved fit stopped early; for older files, whether it held out a split."""
+    if "early_stopping" in metadata:
+        return metadata["early_stopping"]
+    stages = metadata["history"].values()
+    return any(isinstance(stage, dict) and "val_loss" in stage for stage in stages)
 
 
 # ---------------------------------------------------------------- what loading reads
@@ -237,6 +248,7 @@ _FIELDS = {
     "fine_tune_index": ("null or an integer", lambda value: value is None or _is_int(value)),
     "stage_plan": ("an object naming what each stage trained on", _is_stage_plan),
     "history": ("an object of training histories", lambda value: isinstance(value, dict)),
+    "early_stopping": ("true or false", lambda value: isinstance(value, bool)),
     "model_layer": ("a layer name", lambda value: isinstance(value, str)),
 }
 

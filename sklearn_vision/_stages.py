@@ -292,55 +292,74 @@ def encode_targets(y, sample_weight, class_weight, n_samples):
     return classes, y_encoded, weights
 
 
-def early_stopping_fits(n_samples, n_classes, validation_fraction, n_groups=None):
-    """Whether early stopping's validation split of ``n_samples`` can be made.
+def resolve_early_stopping(early_stopping, y_encoded, classes, validation_fraction, groups=None):
+    """Whether a fit stops early: ``"auto"`` where its data hold a validation split.
 
-    Without groups, a stratified split with every class on both sides; with
-    ``n_groups``, whole groups on both sides (at least 2 groups).
+    The split needs every class on both sides (at least 2 images of each, and
+    ``validation_fraction`` of the images giving as many as there are classes
+    on each side); with ``groups``, whole groups on both sides (at least 2
+    groups). ``"auto"`` stops early where it can and otherwise trains every
+    epoch on all the data, as scikit-learn's
+    ``HistGradientBoostingClassifier(early_stopping="auto")`` decides by the
+    data's size; ``True`` raises where it cannot; ``False`` never stops early.
     """
-    if n_groups is not None:
-        return n_groups >= 2
+    if isinstance(early_stopping, str):  # "auto"
+        return _split_problem(y_encoded, classes, validation_fraction, groups) is None
+    if not early_stopping:
+        return False
+    problem = _split_problem(y_encoded, classes, validation_fraction, groups)
+    if problem is not None:
+        raise ValueError(
+            f"{problem} Add images, or set early_stopping='auto' (which trains every "
+            "epoch on all the images of a fit that cannot hold the split) or False."
+        )
+    return True
+
+
+def _split_problem(y_encoded, classes, validation_fraction, groups):
+    """Why the validation split of early stopping cannot be made; None when it can."""
+    if groups is not None:
+        n_groups = len(np.unique(groups))
+        if n_groups < 2:
+            return (
+                "Early stopping with groups holds out whole groups for validation and "
+                f"needs at least 2 groups; got {n_groups}."
+            )
+        return None
+    counts = np.bincount(y_encoded, minlength=len(classes))
+    too_small = [str(classes[k]) for k in np.flatnonzero(counts < 2)]
+    if too_small:
+        return (
+            f"Class {', '.join(too_small)} has fewer than 2 images: early stopping "
+            "holds out a stratified validation split and needs at least 2 images of "
+            "each class."
+        )
+    n_samples = len(y_encoded)
     n_validation = math.ceil(validation_fraction * n_samples)
-    return min(n_validation, n_samples - n_validation) >= n_classes
+    if min(n_validation, n_samples - n_validation) < len(classes):
+        return (
+            f"validation_fraction={validation_fraction} of {n_samples} images "
+            f"gives {n_validation} validation images; a stratified split of "
+            f"{len(classes)} classes needs at least {len(classes)} on each side."
+        )
+    return None
 
 
-def validation_split(y_encoded, classes, validation_fraction, seed, groups=None):
+def validation_split(y_encoded, validation_fraction, seed, groups=None):
     """Return the (train, validation) indices of early stopping.
 
     Stratified; with ``groups``, whole groups for validation, stratified as far
     as the groups allow (one fold of ``round(1 / validation_fraction)``).
+    :func:`resolve_early_stopping` has checked that the split can be made.
     """
     n_samples = len(y_encoded)
     if groups is not None:
-        groups = column_or_1d(groups)
-        check_consistent_length(y_encoded, groups)
         n_groups = len(np.unique(groups))
-        if not early_stopping_fits(n_samples, len(classes), None, n_groups):
-            raise ValueError(
-                f"Early stopping with groups holds out whole groups for validation and "
-                f"needs at least 2 groups; got {n_groups}. Give images of more groups "
-                "or set early_stopping=False."
-            )
         # Folds capped by the groups and by the largest class, which each fold samples.
         largest = int(np.bincount(y_encoded).max())
         n_splits = max(2, min(round(1 / validation_fraction), n_groups, largest))
         return shuffled_folds(y_encoded, groups, n_splits, True, seed)[0]
-    counts = np.bincount(y_encoded, minlength=len(classes))
-    too_small = [str(classes[k]) for k in np.flatnonzero(counts < 2)]
-    if too_small:
-        raise ValueError(
-            f"Class {', '.join(too_small)} has fewer than 2 images: early stopping "
-            "holds out a stratified validation split and needs at least 2 images of "
-            "each class. Add images or set early_stopping=False."
-        )
     n_validation = math.ceil(validation_fraction * n_samples)
-    if not early_stopping_fits(n_samples, len(classes), validation_fraction):
-        raise ValueError(
-            f"validation_fraction={validation_fraction} of {n_samples} images "
-            f"gives {n_validation} validation images; a stratified split of "
-            f"{len(classes)} classes needs at least {len(classes)} on each side. "
-            "Change validation_fraction or set early_stopping=False."
-        )
     return train_test_split(
         np.arange(n_samples), test_size=n_validation, stratify=y_encoded, random_state=seed
     )

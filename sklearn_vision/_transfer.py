@@ -23,7 +23,7 @@ from ._keras_utils import (
     release_step_functions,
 )
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
-from ._saving import export, read_saved, save
+from ._saving import export, read_saved, save, saved_early_stopping
 from ._stages import (
     ACTIVATIONS,
     FEATURES,
@@ -32,6 +32,7 @@ from ._stages import (
     Training,
     encode_targets,
     plan_stages,
+    resolve_early_stopping,
     saved_plan,
     validation_split,
 )
@@ -57,8 +58,8 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     ``fine_tune_from`` up and trains it at ``fine_tune_learning_rate``.
     BatchNormalization layers stay frozen and in inference mode in both stages,
     so the small batches of fine-tuning never overwrite the statistics learnt on
-    ImageNet. Both stages stop early on a held-out stratified split and keep
-    their best weights.
+    ImageNet. When the training data can hold a stratified validation split,
+    both stages stop early on it and keep their best weights.
 
     Parameters
     ----------
@@ -87,7 +88,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
     dropout : float, default=0.3
         Dropout rate before the softmax layer.
     epochs : int, default=10
-        Stage-1 epochs (an upper bound with ``early_stopping``).
+        Stage-1 epochs (an upper bound when the fit stops early).
     learning_rate : float, default=1e-3
         Stage-1 learning rate.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"} or keras optimizer, default="adam"
@@ -100,17 +101,23 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         transformer blocks), the recommended block (``"auto"``: the last two
         blocks of a KerasHub backbone, none for a ``keras.Model``), or ``None``.
     fine_tune_epochs : int, default=20
-        Stage-2 epochs (an upper bound with ``early_stopping``).
+        Stage-2 epochs (an upper bound when the fit stops early).
     fine_tune_learning_rate : float, default=1e-4
         Stage-2 learning rate.
     batch_size : int, default=32
         Images per gradient step.
-    early_stopping : bool, default=True
+    early_stopping : "auto" or bool, default="auto"
         Hold out a stratified ``validation_fraction`` of the training data, stop
         each stage when its validation loss has not improved for
-        ``n_iter_no_change`` epochs and restore the best weights. With ``False``
-        no data is held out and every epoch runs. With ``groups`` given to
-        :meth:`fit`, the validation split holds whole groups.
+        ``n_iter_no_change`` epochs and restore the best weights. The split
+        needs every class on both sides: at least 2 images of each class, and
+        as many images as classes on each side; with ``groups`` given to
+        :meth:`fit`, it holds whole groups, and needs at least 2 groups.
+        ``"auto"`` stops early when the fit's data can hold that split, and
+        otherwise trains every epoch on all the data, so each fit of a learning
+        curve decides for itself (``early_stopping_`` says what it did).
+        ``True`` raises when the data cannot hold the split; ``False`` holds
+        nothing out and runs every epoch.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping; with ``groups``, one fold of a
         :class:`~sklearn.model_selection.StratifiedGroupKFold` of
@@ -169,6 +176,10 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         ``{"frozen": {...}, "fine_tune": {...}}``, per-epoch metric lists of each
         stage (``loss``, ``accuracy`` and, with early stopping, ``val_loss``,
         ``val_accuracy``); the stage-2 dict is empty when it was skipped.
+    early_stopping_ : bool
+        Whether this fit held out a validation split and stopped each stage on
+        it (``history_`` then has ``val_loss``); with ``early_stopping="auto"``,
+        whether the fit's data could hold the split.
     image_size_ : tuple of int or None
         ``(height, width)`` the images are resized to (``None`` with
         ``backbone=None``).
@@ -217,7 +228,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
         "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [StrOptions({"default"}), callable, None],
@@ -247,7 +258,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         fine_tune_epochs=20,
         fine_tune_learning_rate=1e-4,
         batch_size=32,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=5,
         augmentation=None,
@@ -414,10 +425,13 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(y_encoded, groups)
+        self.early_stopping_ = resolve_early_stopping(
+            self.early_stopping, y_encoded, self.classes_, self.validation_fraction, groups
+        )
         train, validation = np.arange(len(X)), None
-        if self.early_stopping:
+        if self.early_stopping_:
             train, validation = validation_split(
-                y_encoded, self.classes_, self.validation_fraction, split_seed, groups
+                y_encoded, self.validation_fraction, split_seed, groups
             )
         return StageData(y_encoded, weights, train, validation, shuffle_seed), seed
 
@@ -594,4 +608,5 @@ def load_model(path):
     clf.fine_tune_index_ = metadata["fine_tune_index"]
     clf.stage_plan_ = saved_plan(metadata.get("stage_plan"), params.get("backbone"))
     clf.history_ = metadata["history"]
+    clf.early_stopping_ = saved_early_stopping(metadata)
     return clf

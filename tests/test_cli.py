@@ -66,6 +66,8 @@ def test_sample_size_on_bundled_data(tmp_path, capsys):
     assert status == 0
     assert "handwritten digits (bundled, no download): 1797 images of 10 classes" in out
     assert "TransferImageClassifier('small_cnn')" in out
+    # The bundled demo trains its fixed epochs at every size.
+    assert "trained from scratch; 2 epochs, no early stopping\n" in out
     assert "Device: CPU (" in out or "Device: GPU (" in out
     for size in (20, 40, 80):
         assert f"\n{size:>8}  " in out  # one table row per size
@@ -112,6 +114,8 @@ def test_sample_size_train_predict_on_a_folder(folder, tmp_path, capsys):
     )
     captured = capsys.readouterr()
     assert "60 images of 3 classes (digit_0 21, digit_1 19, digit_2 20)" in captured.out
+    # Each fit decides: the 6- and 12-image fits hold no validation split, the 24-image ones do.
+    assert "2 epochs, early stopping where a fit's images hold a validation split" in captured.out
     # 60 images: every one scored at each size, each repeat on its own fold.
     assert "every one of the 60 images is scored at each size" in captured.out
     assert json.loads(record.read_text())["predictions_per_size"] == [60, 60, 60]
@@ -296,9 +300,12 @@ def test_a_class_with_a_single_image(tmp_path, folder, capsys):
     out = capsys.readouterr().out
     assert "class 'digit_9' has a single image: kept for training, out of the held-out" in out
     assert "Trained on 55 images" in out and model.exists()  # 54 of 60, and the single one
-    # Early stopping needs 2 images of each class in its validation split: off, with a note.
+    # Early stopping needs 2 images of each class in its validation split: this fit
+    # decides it cannot, trains every epoch, and says so.
+    assert "early stopping where a fit's images hold a validation split" in out
     assert (
-        "early stopping, whose validation split needs 2 of each class in every fit, is off" in out
+        "No early stopping: these images cannot hold out a validation split with every class "
+        "on both sides; every epoch ran on all of them." in out
     )
     sizes = ["--train-sizes", "6,12,24", "--repeats", "2", "--epochs", "1", "-q"]
     assert main(["sample-size", str(folder), *FROM_SCRATCH, *sizes]) == 1

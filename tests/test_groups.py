@@ -252,8 +252,20 @@ def test_classifier_validation_split_holds_whole_groups(patients):
         n_train, n_validation = recorder.fit_["train_batches"], recorder.fit_["validation_batches"]
         assert n_train + n_validation == len(y)
         assert 0.1 < n_validation / len(y) < 0.35
+        assert clf.early_stopping_ is True
     with pytest.raises(ValueError, match="needs at least 2 groups; got 1"):
-        _memorizer(epochs=1).fit(X, y, groups=np.zeros(len(y)))
+        _memorizer(epochs=1, early_stopping=True).fit(X, y, groups=np.zeros(len(y)))
+
+
+def test_classifier_with_a_single_group_trains_every_epoch(patients):
+    _, _, groups = patients
+    X, y = _group_codes(groups)
+    # Without groups these rows hold a validation split; one group cannot.
+    assert _memorizer(epochs=1, random_state=0).fit(X, y).early_stopping_ is True
+    clf = _memorizer(epochs=4, random_state=0).fit(X, y, groups=np.zeros(len(y)))
+    assert clf.early_stopping_ is False
+    assert len(clf.history_["frozen"]["loss"]) == 4
+    assert "val_loss" not in clf.history_["frozen"]
 
 
 def test_classifier_takes_groups_in_grid_search(patients):

@@ -266,6 +266,9 @@ def test_feature_rows_and_unsavable_backbones(tmp_path, digits):
     loaded = load_model(tmp_path / "rows.keras")
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert loaded.classes_.dtype == clf.classes_.dtype
+    # The default early_stopping="auto" is saved as given, with what the fit decided.
+    assert loaded.get_params()["early_stopping"] == "auto"
+    assert loaded.early_stopping_ is clf.early_stopping_ is True
     with pytest.raises(ValueError, match="are .keras files"):
         clf.save(tmp_path / "rows.joblib")
     backbone = keras.applications.MobileNetV2(
@@ -280,19 +283,22 @@ def test_feature_rows_and_unsavable_backbones(tmp_path, digits):
 
 
 def test_files_saved_before_the_stage_plan_still_predict(saved, fitted, tmp_path):
-    # Files written before the stage plan was saved have no "stage_plan" field.
+    # Files written before the stage plan and the early-stopping decision were
+    # saved have neither field.
     def without_plan(members):
         metadata = json.loads(members[METADATA])
-        del metadata["stage_plan"]
+        del metadata["stage_plan"], metadata["early_stopping"]
         return {METADATA: json.dumps(metadata)}
 
     clf, X_test, _ = fitted
     _rewrite(saved, tmp_path / "older.keras", without_plan)
     older = load_model(tmp_path / "older.keras")
     np.testing.assert_allclose(older.predict_proba(X_test), clf.predict_proba(X_test), atol=1e-5)
+    assert older.early_stopping_ is False  # read from the history: no validation loss
     X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
     rows = TransferImageClassifier(backbone=None, epochs=2, random_state=0).fit(X, X[:, 0] > 0)
     rows.save(tmp_path / "rows.keras")
     _rewrite(tmp_path / "rows.keras", tmp_path / "older_rows.keras", without_plan)
     older_rows = load_model(tmp_path / "older_rows.keras")
     np.testing.assert_allclose(older_rows.predict_proba(X), rows.predict_proba(X), atol=1e-6)
+    assert older_rows.early_stopping_ is True

@@ -1,6 +1,7 @@
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -206,6 +207,77 @@ def test_early_stopping_holds_out_validation(digits):
     best = int(np.argmin(history["val_loss"]))
     # Stops n_iter_no_change epochs after the best one (or runs out of epochs).
     assert len(history["loss"]) in (best + 3, 30)
+
+
+def _digit_rows(n_class=3):
+    """The 8x8 digits as feature rows in [0, 1]: fits of a softmax head in a second."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=n_class, return_X_y=True)
+    return (X / 16).astype(np.float32), y
+
+
+def _head(**params):
+    defaults = dict(backbone=None, epochs=40, learning_rate=0.05, batch_size=8, random_state=0)
+    return TransferImageClassifier(**{**defaults, **params})
+
+
+def test_auto_early_stopping_decides_by_each_fit_s_data():
+    X, y = _digit_rows()
+    assert TransferImageClassifier().get_params()["early_stopping"] == "auto"
+    # 20 images of 3 classes: 10% holds 2, fewer than the classes. Every epoch, all rows.
+    small = _head(epochs=7).fit(X[:20], y[:20])
+    assert small.early_stopping_ is False
+    assert len(small.history_["frozen"]["loss"]) == 7
+    assert "val_loss" not in small.history_["frozen"]
+    # 200 images hold the split; patience 1 on a validation loss that stalls stops it.
+    large = _head(epochs=200, learning_rate=0.5, n_iter_no_change=1).fit(X[:200], y[:200])
+    assert large.early_stopping_ is True
+    assert "val_loss" in large.history_["frozen"]
+    assert len(large.history_["frozen"]["loss"]) < 200
+    # False never holds out a split, even where the data could.
+    off = _head(epochs=3, early_stopping=False).fit(X[:200], y[:200])
+    assert off.early_stopping_ is False and "val_loss" not in off.history_["frozen"]
+
+
+def test_early_stopping_true_raises_where_the_data_hold_no_split():
+    X, y = _digit_rows()
+    message = (
+        "validation_fraction=0.1 of 20 images gives 2 validation images; a stratified split of "
+        "3 classes needs at least 3 on each side. Add images, or set early_stopping='auto'"
+    )
+    with pytest.raises(ValueError, match=message):
+        _head(early_stopping=True).fit(X[:20], y[:20])
+    assert _head(epochs=1, early_stopping=True).fit(X[:40], y[:40]).early_stopping_ is True
+
+
+def test_learning_curve_runs_every_fit_each_deciding_on_early_stopping():
+    import keras
+    from sklearn.exceptions import FitFailedWarning
+
+    from sklearn_vision import LearningCurveEstimator
+
+    class ValidationRecorder(keras.callbacks.Callback):
+        """Whether each fit (each clone's copy of this callback) held out a split."""
+
+        fits = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                ValidationRecorder.fits.append("val_loss" in logs)
+
+    X, y = _digit_rows()
+    clf = _head(epochs=5, callbacks=[ValidationRecorder()])
+    lce = LearningCurveEstimator(
+        clf, train_sizes=[20, 40, 80], n_repeats=2, refit=False, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitFailedWarning)
+        lce.fit(X[:300], y[:300])
+    assert np.isfinite(lce.scores_).all()
+    # Each size's 2 fits in turn: the 20-image fits train on all their rows,
+    # the 40- and 80-image fits stop early.
+    assert sorted(ValidationRecorder.fits) == [False] * 2 + [True] * 4
 
 
 def test_same_random_state_same_predictions(digits):
