@@ -403,13 +403,29 @@ def _class_folders(root, classes):
                 f"No class subfolders in {root!r}: expected the layout path/<class>/<image>."
             )
         return found
-    classes = [os.fspath(name) for name in classes]
+    classes = [_class_folder_name(name, root) for name in classes]
     missing = [name for name in classes if not os.path.isdir(os.path.join(root, name))]
     if missing:
         raise ValueError(f"Class folders {missing} not found in {root!r}; it holds {found}.")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes lists a folder twice: {classes}.")
     return classes
+
+
+def _class_folder_name(name, root):
+    """``name`` if it names a subfolder of the root itself; ValueError otherwise.
+
+    '', '.', '..' and names with a separator would load the root twice, or
+    files outside it.
+    """
+    if not isinstance(name, str) or name in ("", ".", "..") or "\0" in name or any(
+        sep in name for sep in (os.sep, os.altsep) if sep
+    ):
+        raise ValueError(
+            f"classes must be names of subfolders of {root!r}, such as 'cats'; got {name!r}. "
+            "Give each class folder's own name, without '/' and not '.' or '..'."
+        )
+    return name
 
 
 def _folder_candidates(root, classes, extensions):
@@ -427,8 +443,11 @@ def _list_files(root, class_names, extensions):
     for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
         if entry.is_file():
             skipped.append((entry.path, "not in a class folder"))
+    def unreadable(error):  # os.walk skips a folder it cannot list: say so
+        skipped.append((error.filename, f"folder not listed ({error.strerror.lower()})"))
+
     for index, name in enumerate(class_names):
-        for folder, subfolders, names in os.walk(os.path.join(root, name)):
+        for folder, subfolders, names in os.walk(os.path.join(root, name), onerror=unreadable):
             subfolders.sort()
             for file_name in sorted(names):
                 file = os.path.join(folder, file_name)
