@@ -153,8 +153,8 @@ def check_file(path, size=None, window="auto"):
     with image:
         image.draft("RGB", (8, 8))
         image.load()
-        if image.mode in _DEEP_MODES:
-            _check_finite(image)
+        if image.mode == "F":
+            _check_finite(np.asarray(image))
 
 
 def decode_file(path, size, window="auto"):
@@ -180,15 +180,13 @@ def decode_file(path, size, window="auto"):
     return image if size is None else resize_bilinear(image, size)
 
 
-def _check_finite(image):
-    """UnreadableImage for a float image holding NaN or infinite values."""
-    if image.mode == "F":
-        low, high = image.getextrema()
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise UnreadableImage(
-                "NaN or infinite pixel values in a float image (no window can scale "
-                "them): fix or drop the file"
-            )
+def _check_finite(values):
+    """UnreadableImage for float pixel values holding NaN or infinity."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise UnreadableImage(
+            "NaN or infinite pixel values in a float image (no window can scale "
+            "them): fix or drop the file"
+        )
 
 
 def _deep_to_rgb(path, image, window, size):
@@ -197,8 +195,8 @@ def _deep_to_rgb(path, image, window, size):
     Scaled, then resized to ``size``, then made RGB: one float32 copy at the
     file's size, the three channels only at the size asked for.
     """
-    _check_finite(image)
     values = np.asarray(image)
+    _check_finite(values)
     image.close()  # its pixels are in ``values`` now
     if values.dtype.byteorder not in ("=", "|"):
         values = values.astype(values.dtype.newbyteorder("="))

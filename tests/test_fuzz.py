@@ -1,0 +1,426 @@
+"""A seeded fuzz of the inputs: damaged images, pipes, manifests, saved models, paths.
+
+Every case runs under a time limit and must end in one of: a result without
+NaN, a file skipped with a reason, or an error of ours naming the file. The
+input tree is fingerprinted before and after: nothing in it is ever written.
+"""
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import stat
+import struct
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sklearn_vision import load_image_csv, load_image_folder, read_image
+
+SEED = 36
+N_MUTATIONS = 24  # per base file
+TIME_LIMIT = 10  # seconds a case may take
+
+
+class Hang(Exception):
+    """A case ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds=TIME_LIMIT):
+    """Raise :class:`Hang` in the block after ``seconds`` (SIGALRM interrupts a blocked open)."""
+
+    def hang(signum, frame):
+        raise Hang(f"no answer in {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def fingerprint(root):
+    """Every entry under ``root``: its kind, size and content hash (regular files)."""
+    found = {}
+    for folder, subfolders, names in os.walk(root):
+        for name in subfolders + names:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            digest = None
+            if stat.S_ISREG(info.st_mode) and info.st_mode & stat.S_IRUSR:
+                with open(path, "rb") as file:
+                    digest = hashlib.sha256(file.read()).hexdigest()
+            found[path] = (stat.S_IFMT(info.st_mode), info.st_size, info.st_mtime_ns, digest)
+    return found
+
+
+# ---------------------------------------------------------------- the files
+
+
+def _encoded(image, format, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def _dicom_bytes(name):
+    pydicom = pytest.importorskip("pydicom")
+    with open(pydicom.data.get_testdata_file(name), "rb") as file:
+        return file.read()
+
+
+def base_files():
+    """The intact files the mutations start from: ``{name: bytes}``, several formats and depths."""
+    rng = np.random.default_rng(SEED)
+    rgb = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    deep = rng.integers(0, 2**16, (24, 32)).astype(np.uint16)
+    floats = rng.normal(size=(24, 32)).astype(np.float32)
+    files = {
+        "rgb.jpg": _encoded(rgb, "JPEG"),
+        "rgb.png": _encoded(rgb, "PNG"),
+        "grey16.png": _encoded(Image.fromarray(deep), "PNG"),
+        "grey16.tif": _encoded(Image.fromarray(deep), "TIFF"),
+        "float.tif": _encoded(Image.fromarray(floats), "TIFF"),
+        "rgb.gif": _encoded(rgb, "GIF"),
+    }
+    with contextlib.suppress(pytest.skip.Exception):
+        files["ct.dcm"] = _dicom_bytes("CT_small.dcm")
+        files["mr.dcm"] = _dicom_bytes("MR_small.dcm")
+    return files
+
+
+def mutations(name, data, n=N_MUTATIONS):
+    """``n`` damaged copies of ``data``, seeded: truncations and byte flips."""
+    rng = np.random.default_rng([SEED, int.from_bytes(name.encode(), "little") % 2**32])
+    cases = []
+    for k in range(n):
+        if k % 3 == 0:
+            cut = int(rng.integers(1, len(data)))
+            cases.append((f"cut{cut}", data[:cut]))
+        else:
+            damaged = bytearray(data)
+            # Most flips in the header, where the parsers decide sizes and kinds.
+            limit = min(len(data), 512) if k % 3 == 1 else len(data)
+            for position in rng.integers(0, limit, int(rng.integers(1, 9))):
+                damaged[position] = int(rng.integers(0, 256))
+            cases.append((f"flip{k}", bytes(damaged)))
+    return cases
+
+
+def png_bytes(width, height, mode="I;16"):
+    """A PNG of zeros written chunk by chunk: a few hundred KB for any size, no big array."""
+    depth, colour = {"I;16": (16, 0), "L": (8, 0)}[mode]
+    row = b"\x00" * (1 + width * depth // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def special_files():
+    """Crafted files, one per problem the issue lists: ``{name: bytes}``."""
+    floats = np.ones((16, 16), dtype=np.float32)
+    with_nan, with_inf = floats.copy(), floats.copy()
+    with_nan[3, 4], with_inf[5, 6] = np.nan, np.inf
+    dicm_png = bytearray(_encoded(Image.new("RGB", (64, 64), "white"), "PNG"))
+    text_chunk = b"x" * 85 + b"DICM" + b"y" * 20  # a tEXt chunk puts 'DICM' at byte 128
+    dicm_png[33:33] = (
+        struct.pack(">I", len(b"k\x00" + text_chunk))
+        + b"tEXt"
+        + b"k\x00"
+        + text_chunk
+        + struct.pack(">I", zlib.crc32(b"tEXtk\x00" + text_chunk))
+    )
+    assert dicm_png[128:132] == b"DICM"
+    files = {
+        "nan.tif": _encoded(Image.fromarray(with_nan), "TIFF"),
+        "inf.tif": _encoded(Image.fromarray(with_inf), "TIFF"),
+        "huge16.png": png_bytes(9000, 9000),
+        "dicm_at_128.png": bytes(dicm_png),
+    }
+    with contextlib.suppress(pytest.skip.Exception):
+        files.update(_damaged_dicom())
+    return files
+
+
+def _damaged_dicom():
+    """DICOM files with one element made wrong, as the fuzzing found them."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    source = pydicom.data.get_testdata_file("CT_small.dcm")
+
+    def edited(change):
+        dataset = pydicom.dcmread(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns of the invalid values written
+            change(dataset)
+        buffer = io.BytesIO()
+        dataset.save_as(buffer, enforce_file_format=True)
+        return buffer.getvalue()
+
+    def with_slope(text):  # written over a valid value: pydicom refuses to set these
+        data = edited(lambda d: setattr(d, "RescaleSlope", "7.25"))
+        assert data.count(b"7.25") == 1
+        return data.replace(b"7.25", text)
+
+    def nested(depth=2000):  # spliced in as bytes: pydicom itself cannot write this deep
+        data = edited(lambda d: setattr(d, "ReferencedImageSequence", Sequence([Dataset()])))
+        header = b"\x08\x00\x40\x11SQ\x00\x00"  # (0008,1140) SQ, explicit VR little endian
+        start = data.index(header)
+        end = start + 12 + struct.unpack("<I", data[start + 8 : start + 12])[0]
+        element = b""
+        for _ in range(depth):
+            element = (
+                header + b"\xff" * 4 + b"\xfe\xff\x00\xe0" + b"\xff" * 4 + element
+                + b"\xfe\xff\x0d\xe0" + b"\x00" * 4 + b"\xfe\xff\xdd\xe0" + b"\x00" * 4
+            )
+        return data[:start] + element + data[end:]
+
+    def empty_window(dataset):
+        dataset.WindowCenter, dataset.WindowWidth = None, 400
+
+    def short_lut(dataset):
+        dataset.ModalityLUTSequence = Sequence([Dataset()])
+        item = dataset.ModalityLUTSequence[0]
+        item.LUTDescriptor = [4096, 0, 16]
+        item.ModalityLUTType = "HU"
+        item.add_new(0x00283006, "US", [1, 2, 3])  # LUTData, 3 of the 4096 entries
+        del dataset.RescaleSlope, dataset.RescaleIntercept
+
+    return {
+        "no_rows.dcm": edited(lambda d: delattr(d, "Rows")),
+        "no_bits.dcm": edited(lambda d: delattr(d, "BitsAllocated")),
+        "empty_window.dcm": edited(empty_window),
+        "slope_nan.dcm": with_slope(b"nan "),
+        "slope_abc.dcm": with_slope(b"abc "),
+        "short_lut.dcm": edited(short_lut),
+        "deep_sequences.dcm": nested(),
+    }
+
+
+
+
+# ---------------------------------------------------------------- checking one case
+
+
+def outcome(call, path=None):
+    """Run ``call()`` under the time limit: ``("ok", result)`` or ``("error", exc)``.
+
+    Fails the test on a hang, a foreign exception, an error not naming
+    ``path``, or a result holding NaN.
+    """
+    try:
+        with time_limit():
+            result = call()
+    except Hang as exc:
+        pytest.fail(f"hang on {path}: {exc}")
+    except (OSError, ValueError) as exc:
+        message = str(exc)
+        assert "\n" not in message.strip() or "Traceback" not in message
+        if path is not None:
+            assert os.path.basename(os.fsdecode(path)) in message, message
+        return "error", exc
+    images = getattr(result, "images", result)
+    if isinstance(images, np.ndarray) and images.dtype.kind == "f":
+        assert np.isfinite(images).all(), f"NaN or infinite pixels from {path}"
+    return "ok", result
+
+
+@pytest.fixture(scope="module")
+def damaged_tree(tmp_path_factory):
+    """A class folder of every mutation and crafted file, plus a pipe, a socket, a locked folder."""
+    root = tmp_path_factory.mktemp("fuzz")
+    folder = root / "a"
+    folder.mkdir()
+    (root / "b").mkdir()
+    Image.new("RGB", (20, 20), "red").save(root / "b" / "good.png")
+    for name, data in base_files().items():
+        for label, damaged in mutations(name, data):
+            (folder / f"{label}_{name}").write_bytes(damaged)
+    for name, data in special_files().items():
+        (folder / name).write_bytes(data)
+    os.mkfifo(folder / "pipe.png")
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(os.fspath(folder / "socket.png"))
+    locked = folder / "locked"
+    locked.mkdir()
+    Image.new("RGB", (20, 20), "red").save(locked / "hidden.png")
+    locked.chmod(0)
+    yield root
+    locked.chmod(0o700)
+    listening.close()
+
+
+def _files(root):
+    return sorted(
+        entry.path for entry in os.scandir(root / "a") if entry.is_file(follow_symlinks=False)
+    ) + [os.path.join(root, "a", "pipe.png"), os.path.join(root, "a", "socket.png")]
+
+
+# ---------------------------------------------------------------- image files
+
+
+def test_read_image_on_damaged_files_answers_or_names_the_file(damaged_tree):
+    before = fingerprint(damaged_tree)
+    kinds = {"ok": 0, "error": 0}
+    for path in _files(damaged_tree):
+        kind, _ = outcome(lambda path=path: read_image(path, (16, 16)), path)
+        kinds[kind] += 1
+    assert kinds["error"] > 0 and kinds["ok"] > 0
+    assert fingerprint(damaged_tree) == before
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("pipe.png", "named pipe"),
+        ("socket.png", "socket"),
+        ("nan.tif", "NaN or infinite"),
+        ("inf.tif", "NaN or infinite"),
+        ("huge16.png", "too large"),
+        ("no_rows.dcm", "damaged DICOM"),
+        ("no_bits.dcm", "damaged DICOM"),
+        ("empty_window.dcm", "damaged DICOM"),
+        ("short_lut.dcm", "damaged DICOM"),
+        ("slope_nan.dcm", "NaN or infinite"),
+        ("slope_abc.dcm", "damaged DICOM"),
+        ("deep_sequences.dcm", "damaged DICOM"),
+    ],
+)
+def test_each_problem_the_issue_lists_is_refused_with_its_reason(damaged_tree, name, reason):
+    path = damaged_tree / "a" / name
+    if not os.path.lexists(path):
+        pytest.skip(f"{name} needs pydicom")
+    kind, exc = outcome(lambda: read_image(path), path)
+    assert kind == "error" and reason in str(exc)
+
+
+def test_a_png_with_dicm_at_byte_128_is_read_as_a_png(damaged_tree):
+    image = read_image(damaged_tree / "a" / "dicm_at_128.png")
+    assert image.shape == (64, 64, 3) and (image == 255).all()
+
+
+def test_the_folder_loads_with_every_bad_file_skipped_with_a_reason(damaged_tree):
+    before = fingerprint(damaged_tree)
+    kind, data = outcome(lambda: load_image_folder(damaged_tree), damaged_tree)
+    assert kind == "ok"
+    reasons = dict(data.skipped)
+    assert "named pipe" in reasons[os.path.join(damaged_tree, "a", "pipe.png")]
+    locked = os.path.join(damaged_tree, "a", "locked")
+    if not os.access(locked, os.R_OK):  # root reads it all the same
+        assert "not listed (permission denied)" in reasons[locked]
+    assert all(isinstance(reason, str) and reason for reason in reasons.values())
+    assert len(data.filenames) + len(data.skipped) == len(_files(damaged_tree)) + 2
+    assert fingerprint(damaged_tree) == before
+
+
+@pytest.mark.slow
+def test_the_folder_decodes_to_finite_pixels(damaged_tree):
+    kind, data = outcome(lambda: load_image_folder(damaged_tree, image_size=16), damaged_tree)
+    assert kind == "ok" and np.isfinite(data.images).all()
+
+
+def test_a_file_name_that_is_not_utf8_reads(tmp_path):
+    folder = os.fsencode(tmp_path / "a")
+    os.mkdir(folder)
+    Image.new("RGB", (20, 20), "blue").save(folder + b"/caf\xe9.png")
+    data = load_image_folder(tmp_path)
+    assert len(data.filenames) == 1 and not data.skipped
+    assert read_image(data.filenames[0]).shape == (20, 20, 3)
+
+
+@pytest.mark.parametrize("classes", [["", "a"], [".", "a"], ["../x"], ["a/b"], [1, 2]])
+def test_classes_must_be_plain_subfolder_names(tmp_path, classes):
+    (tmp_path / "a").mkdir()
+    Image.new("RGB", (20, 20), "blue").save(tmp_path / "a" / "x.png")
+    with pytest.raises(ValueError, match="names of subfolders"):
+        load_image_folder(tmp_path, classes=classes)
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def manifests():
+    """Damaged CSV manifests: ``{name: (bytes, what the error or skip must say)}``."""
+    text = "file,label\nx.png,cat\ny.png,dog\n"
+    rng = np.random.default_rng(SEED)
+    cases = {
+        "latin1.csv": ("file,label\ncaf\xe9.png,cat\n".encode("latin-1"), "UTF-8"),
+        "utf16.csv": (text.encode("utf-16"), "UTF-8"),
+        "gzip.csv": (gzip.compress(text.encode()), "UTF-8"),
+        "xlsx.csv": (b"PK\x03\x04" + bytes(rng.integers(0, 256, 200, dtype=np.uint8)), "UTF-8"),
+        "long_field.csv": (("file,label\n" + "x" * 200_000 + ",cat\n").encode(), "line 2"),
+        "nul.csv": (b"file,label\nx.png\x00,cat\n", None),
+        "no_header.csv": (b"", "no column"),
+    }
+    for k in range(12):
+        data = bytearray(text.encode())
+        for position in rng.integers(0, len(data), 3):
+            data[position] = int(rng.integers(0, 256))
+        cases[f"flip{k}.csv"] = (bytes(data), None)
+    return cases
+
+
+@pytest.fixture
+def two_images(tmp_path):
+    for name in ["x.png", "y.png"]:
+        Image.new("RGB", (20, 20), "green").save(tmp_path / name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", sorted(manifests()))
+def test_damaged_manifests_name_the_file(two_images, name):
+    data, expected = manifests()[name]
+    path = two_images / name
+    path.write_bytes(data)
+    before = fingerprint(two_images)
+    kind, result = outcome(
+        lambda: load_image_csv(path, path_column="file", label_column="label"), path
+    )
+    if expected is not None:
+        assert kind == "error" and expected in str(result), result
+    assert fingerprint(two_images) == before
+
+
+@pytest.mark.parametrize("label", ["nan", "NA", "None", "null", "N/A", "NaN", "n/a"])
+def test_missing_value_labels_are_refused_with_the_row(two_images, label):
+    path = two_images / "labels.csv"
+    path.write_text(f"file,label\nx.png,cat\ny.png,{label}\n")
+    data = load_image_csv(path, path_column="file", label_column="label")
+    assert data.target_names == ["cat"]
+    (reason,) = [reason for file, reason in data.skipped if file.endswith("y.png")]
+    assert "missing value" in reason and "line 3" in reason
+
+
+def test_a_path_listed_twice_is_refused(two_images):
+    path = two_images / "labels.csv"
+    path.write_text("file,label\nx.png,cat\ny.png,dog\nx.png,dog\n")
+    with pytest.raises(ValueError, match=r"labels.csv.*x.png.*lines 2 and 4"):
+        load_image_csv(path, path_column="file", label_column="label")
+
+
+def test_a_manifest_that_is_a_pipe_is_refused(tmp_path):
+    path = tmp_path / "labels.csv"
+    os.mkfifo(path)
+    kind, exc = outcome(
+        lambda: load_image_csv(path, path_column="file", label_column="label"), path
+    )
+    assert kind == "error" and "named pipe" in str(exc)
