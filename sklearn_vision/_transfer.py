@@ -584,7 +584,7 @@ def load_model(path):
     >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
     True
     """
-    model, metadata, params = read_saved(path)
+    model, metadata, params = read_saved(path, TransferImageClassifier)
     clf = TransferImageClassifier(**params)
     clf.model_ = model
     clf.classes_ = np.asarray(metadata["classes"], dtype=np.dtype(metadata["classes_dtype"]))

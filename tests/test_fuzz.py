@@ -424,3 +424,170 @@ def test_a_manifest_that_is_a_pipe_is_refused(tmp_path):
         lambda: load_image_csv(path, path_column="file", label_column="label"), path
     )
     assert kind == "error" and "named pipe" in str(exc)
+
+
+# ---------------------------------------------------------------- saved models
+
+METADATA = "sklearn_vision.json"
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """A classifier of feature rows saved to a .keras file, and rows to predict."""
+    from sklearn_vision import TransferImageClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    path = tmp_path_factory.mktemp("saved") / "rows.keras"
+    TransferImageClassifier(backbone=None, epochs=1, random_state=0).fit(X, y).save(path)
+    return path, X
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: (info, archive.read(info.filename)) for info in archive.infolist()}
+
+
+def _write(path, members, compression=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _setting(**fields):
+    return lambda metadata: {**metadata, **fields}
+
+
+def _params(**values):
+    return lambda metadata: {**metadata, "params": {**metadata["params"], **values}}
+
+
+def _plan(**values):
+    return lambda metadata: {**metadata, "stage_plan": {**metadata["stage_plan"], **values}}
+
+
+# The metadata tampering the fuzzing found; each must be refused before anything is built.
+TAMPERED = {
+    "preprocessing {}": _plan(preprocessing={}),
+    "frozen_input images": _plan(frozen_input="images"),
+    "unknown parameter": _params(colour="blue"),
+    "batch_size 10**12": _params(batch_size=10**12),
+    "dropout 7": _params(dropout=7),
+    "one class for two outputs": _setting(classes=["neg"]),
+    "a class twice": _setting(classes=["neg", "neg"]),
+    "three classes": _setting(classes=["a", "b", "c"], classes_dtype="<U1"),
+    "image_size [30000, 30000]": _setting(image_size=[30000, 30000]),
+    "n_features_in -1": _setting(n_features_in=-1),
+}
+
+
+def _random_values():
+    return [None, -1, 0, 1.5, 10**12, "x", "", [], {}, [1, 2], True, ["a", None], {"a": 1}]
+
+
+def _random_tampering(n=20):
+    rng = np.random.default_rng(SEED)
+    fields = ["params", "classes", "classes_dtype", "n_features_in", "image_size",
+              "fine_tune_index", "stage_plan", "history", "model_layer", "format"]
+    values = _random_values()
+    cases = {}
+    for k in range(n):
+        field = fields[int(rng.integers(len(fields)))]
+        value = values[int(rng.integers(len(values)))]
+        if field == "params" and k % 2:  # one parameter instead of the whole object
+            cases[f"random {k}: params.epochs = {value!r}"] = _params(epochs=value)
+        else:
+            cases[f"random {k}: {field} = {value!r}"] = _setting(**{field: value})
+    return cases
+
+
+@pytest.mark.parametrize("name", [*TAMPERED, *_random_tampering()])
+def test_tampered_metadata_is_refused_or_predicts_well(saved_model, tmp_path, name):
+    from sklearn_vision import load_model
+
+    source, X = saved_model
+    change = {**TAMPERED, **_random_tampering()}[name]
+    members = {key: data for key, (_, data) in _members(source).items()}
+    members[METADATA] = json.dumps(change(json.loads(members[METADATA])))
+    path = _write(tmp_path / "tampered.keras", members)
+    kind, result = outcome(lambda: load_model(path).predict(X[:3]), path)
+    if name in TAMPERED:
+        assert kind == "error", f"{name} was not refused"
+    if kind == "error":
+        assert "\n" not in str(result) and METADATA in str(result) or "save" in str(result)
+    else:
+        assert set(result) <= {"neg", "pos"}
+
+
+def _deflate_flipped(path, source):
+    """The file with bytes flipped inside a compressed member's data."""
+    data = bytearray(source.read_bytes())
+    info = _members(source)[METADATA][0]
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for offset in range(4, 12):
+        data[start + offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _encrypted(path, source):
+    """The file with the 'encrypted' flag set on the metadata, in both headers."""
+    data = bytearray(source.read_bytes())
+    info = _members(source)[METADATA][0]
+    data[info.header_offset + 6] |= 0x1  # the local header's flags
+    central = data.index(METADATA.encode(), data.index(b"PK\x01\x02")) - 46
+    data[central + 8] |= 0x1
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _metadata_bomb(path, source, size):
+    """The file with a metadata member inflating to ``size`` bytes (of spaces: valid JSON)."""
+    members = _members(source)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, (_, data) in members.items():
+            if name != METADATA:
+                archive.writestr(name, data)
+        with archive.open(METADATA, "w", force_zip64=True) as member:
+            member.write(members[METADATA][1][:-1])
+            chunk = b" " * 2**20
+            for _ in range(size // len(chunk)):
+                member.write(chunk)
+            member.write(b"}")
+    return path
+
+
+def _replaced(name, data):
+    def change(path, source):
+        members = {key: value for key, (_, value) in _members(source).items()}
+        if data is None:
+            del members[name]
+        else:
+            members[name] = data
+        return _write(path, members)
+
+    return change
+
+
+DAMAGED = {
+    "no config.json": _replaced("config.json", None),
+    "metadata not UTF-8": _replaced(METADATA, b'{"library": "sklearn-vision\xff\xfe"}'),
+    "metadata nested 100k deep": _replaced(METADATA, b"[" * 100_000 + b"]" * 100_000),
+    "weights not HDF5": _replaced("model.weights.h5", b"not hdf5" * 100),
+    "config not JSON": _replaced("config.json", b"{"),
+    "corrupt deflate": _deflate_flipped,
+    "encrypted member": _encrypted,
+    "metadata inflating to 100 MiB": lambda path, source: _metadata_bomb(path, source, 100 << 20),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGED)
+def test_damaged_model_files_give_one_line_naming_the_file(saved_model, tmp_path, name):
+    from sklearn_vision import load_model
+
+    source, X = saved_model
+    path = DAMAGED[name](tmp_path / "damaged.keras", source)
+    kind, exc = outcome(lambda: load_model(path).predict(X[:3]), path)
+    assert kind == "error", name
+    assert len(str(exc).splitlines()) == 1, str(exc)
