@@ -95,12 +95,20 @@ def read_image(path, size=None, *, window="auto"):
     image : ndarray of shape (height, width, 3)
         uint8 for 8-bit files, float32 in [0, 255] for deeper ones.
 
+    Only regular files are opened (a named pipe, a socket or a device is
+    refused unopened), and only images of at most ``2**25`` pixels (5792 x
+    5792), checked from the header before decoding, so that a small file
+    cannot claim gigabytes. Float files and DICOM files whose values are NaN
+    or infinite are refused: no window scales them, and no pixel is replaced
+    silently.
+
     Raises
     ------
     OSError
         Naming the file and the reason in words (empty file, not an image,
-        truncated file, a DICOM file without pydicom...) when it cannot be
-        decoded.
+        truncated file, not a regular file, too many pixels, NaN values, a
+        damaged DICOM file, a DICOM file without pydicom...) when it cannot
+        be decoded.
     """
     return read_file(os.fspath(path), check_image_size(size), check_window(window))
 

@@ -35,7 +35,11 @@ from ._tf_data import read_with_tensorflow
         "classes": ["array-like", None],
         "extensions": ["array-like", set, None],
         "window": [str, tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -55,9 +59,11 @@ def load_image_folder(
     The layout is ``path/<class>/<image>`` (images in nested folders below a
     class folder count for that class); give ``path/train`` for a folder split
     into ``train/<class>`` and ``test/<class>``. Every file is decoded once to
-    check it: empty files, files that are not images, truncated downloads and
-    formats Pillow cannot decode are left out and listed in ``skipped`` with the
-    reason, instead of stopping the load at the first one. Nothing under
+    check it: empty files, files that are not images, truncated downloads,
+    formats Pillow cannot decode, damaged DICOM files, images with NaN values
+    or over ``2**25`` pixels, pipes, sockets and devices (never opened) and
+    folders that cannot be listed are left out and listed in ``skipped`` with
+    the reason, instead of stopping the load at the first one. Nothing under
     ``path`` is ever written, moved or deleted.
 
     Parameters
@@ -72,7 +78,8 @@ def load_image_folder(
         input the classifier and :class:`BackboneFeatures` stream from.
     classes : list of str, default=None
         The class subfolders to load, in this order (their index is the
-        target). None loads every subfolder whose name does not start with a
+        target): names of subfolders of ``path`` itself (not '', '.', '..' nor
+        paths). None loads every subfolder whose name does not start with a
         dot, in sorted order.
     extensions : list of str, default=None
         Only consider files with these extensions (``[".jpg", ".png"]``, any
@@ -224,7 +231,11 @@ def _load(candidates, reading, source):
         "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "classes": ["array-like", None],
         "window": [str, tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,

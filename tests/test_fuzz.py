@@ -591,3 +591,163 @@ def test_damaged_model_files_give_one_line_naming_the_file(saved_model, tmp_path
     kind, exc = outcome(lambda: load_model(path).predict(X[:3]), path)
     assert kind == "error", name
     assert len(str(exc).splitlines()) == 1, str(exc)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two class folders of four small PNGs, a manifest of them, and an old model file."""
+    root = tmp_path / "photos"
+    rows = ["path,label"]
+    for label in ["a", "b"]:
+        (root / label).mkdir(parents=True)
+        for k in range(4):
+            Image.new("RGB", (20, 20), (40 * k, 0, 0)).save(root / label / f"{k}.png")
+            rows.append(f"{label}/{k}.png,{label}")
+    (root / "a" / "old.keras").write_bytes(b"PK\x03\x04 not really")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sample-size", "{root}", "--plot", "{root}/a/0.png"],
+        ["sample-size", "{root}", "--json", "{root}/record.json"],
+        ["train", "{root}", "--out", "{root}/a/old.keras"],
+        ["train", "{root}", "--out", "{root}/../photos/new.keras"],
+        ["sample-size", "--csv", "{root}/labels.csv", "--plot", "{root}/a/1.png"],
+        ["train", "{root}", "--classes", "../x,a", "--out", "{root}/../m.keras"],
+        ["train", "{root}", "--classes", ".,a", "--out", "{root}/../m.keras"],
+    ],
+)
+def test_the_command_line_never_writes_on_its_inputs(photos, command, capsys):
+    from sklearn_vision.__main__ import main
+
+    before = fingerprint(photos)
+    argv = [part.format(root=photos) for part in command]
+    with time_limit(60):
+        status = main(argv)
+    error = capsys.readouterr().err
+    assert status != 0 and "Traceback" not in error and len(error.strip().splitlines()) >= 1
+    if "--classes" in argv:
+        assert "names of subfolders" in error
+    else:
+        assert "(or add --force)" in error
+    assert fingerprint(photos) == before
+
+
+def test_force_lets_an_output_go_in_the_input_folder(photos, capsys):
+    from sklearn_vision.__main__ import main
+
+    argv = ["train", str(photos), "--out", str(photos / "model.keras"), "--force",
+            "--classes", "x,y"]
+    assert main(argv) != 0  # stopped later, by the classes, not by the output check
+    assert "Class folders ['x', 'y'] not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- parameters and records
+
+
+@pytest.mark.parametrize(
+    "params, fit_params, match",
+    [
+        ({"score_bounds": (np.nan, 1.0)}, {}, "score_bounds must be"),
+        ({"score_bounds": (1.0, 0.0)}, {}, "score_bounds must be"),
+        ({"score_bounds": (0.0, 1.0)}, {"y": [0.5, 0.6, 1.5, 0.7]}, "within score_bounds"),
+        ({"confidence": np.nan}, {}, "confidence"),
+        ({"confidence": 1.5}, {}, "confidence"),
+    ],
+)
+def test_power_law_refuses_what_would_give_nan(params, fit_params, match):
+    from sklearn_vision import PowerLawRegressor
+
+    X = np.array([[10], [20], [40], [80]])
+    y = fit_params.get("y", [0.5, 0.6, 0.65, 0.7])
+    with pytest.raises(ValueError, match=match):
+        PowerLawRegressor(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("confidence", [1.5, np.nan, 0, True])
+def test_power_law_refuses_a_confidence_outside_0_1_at_predict(confidence):
+    from sklearn_vision import PowerLawRegressor
+
+    curve = PowerLawRegressor().fit([[10], [20], [40], [80]], [0.5, 0.6, 0.65, 0.7])
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        curve.predict_interval([[160]], confidence=confidence)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        curve.inverse_predict([0.8], confidence=confidence)
+
+
+def _curve_with_memory(store, **params):
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_vision import LearningCurveEstimator, PowerLawRegressor
+
+    return LearningCurveEstimator(
+        LogisticRegression(max_iter=200), train_sizes=[30, 60, 120], n_repeats=2,
+        random_state=0, refit=False, memory=store, curve=PowerLawRegressor(model="pow3"),
+        **params,
+    )
+
+
+@pytest.fixture(scope="module")
+def digits_rows():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    return X / 16, y
+
+
+@pytest.mark.parametrize("damage", ["score 7.5", "a pipe", "a link to /dev/zero", "huge"])
+def test_fit_records_are_validated_and_only_regular_files_read(tmp_path, digits_rows, damage):
+    X, y = digits_rows
+    first = _curve_with_memory(tmp_path).fit(X, y)
+    records = sorted((tmp_path / "sklearn-vision-fits").iterdir())
+    for record in records:
+        if damage == "score 7.5":
+            record.write_text(json.dumps({**json.loads(record.read_text()), "score": 7.5}))
+        else:
+            record.unlink()
+            if damage == "a pipe":
+                os.mkfifo(record)
+            elif damage == "huge":
+                record.write_text('{"score": 0.5, "seconds": 1.0' + " " * 10**6 + "}")
+            else:
+                record.symlink_to("/dev/zero")
+    with time_limit(60):
+        again = _curve_with_memory(tmp_path).fit(X, y)
+    np.testing.assert_array_equal(again.scores_, first.scores_)
+    assert np.all(again.predict_score([120]) <= 1)
+
+
+def test_learning_curve_refuses_n_jobs_0(tmp_path, digits_rows):
+    with pytest.raises(ValueError, match="n_jobs"):
+        _curve_with_memory(tmp_path, n_jobs=0).fit(*digits_rows)
+
+
+def test_groups_with_a_missing_label_are_refused(tmp_path, digits_rows):
+    X, y = digits_rows
+    groups = np.array([f"p{k % 7}" for k in range(len(y))], dtype=object)
+    groups[5] = None
+    with pytest.raises(ValueError, match=r"groups has no label \(None or NaN\).*index 5"):
+        _curve_with_memory(tmp_path).fit(X, y, groups=groups)
+
+
+def test_load_image_folder_refuses_n_jobs_0(tmp_path):
+    (tmp_path / "a").mkdir()
+    Image.new("RGB", (20, 20)).save(tmp_path / "a" / "x.png")
+    with pytest.raises(ValueError, match="n_jobs"):
+        load_image_folder(tmp_path, n_jobs=0)
+
+
+def test_callbacks_must_be_keras_callbacks():
+    from sklearn_vision import TransferImageClassifier
+
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
+    y = np.tile([0, 1], 10)
+    clf = TransferImageClassifier(backbone=None, epochs=1, callbacks=["x"])
+    with pytest.raises(ValueError, match="keras.callbacks.Callback objects"):
+        clf.fit(X, y)
