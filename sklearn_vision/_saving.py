@@ -147,9 +147,12 @@ KERAS_MEMBERS = ("config.json", "model.weights.h5")
 def read_metadata(path):
     """The JSON metadata of a saved model, with clear errors for files that are not one."""
 
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"No such model file: {path!r}.")
-    regular_file_size(path)
+    try:
+        regular_file_size(path)
+    except OSError as exc:  # a folder, a pipe, a device: never opened
+        raise ValueError(f"{path!r} is {exc}; give a .keras file.") from None
     with open(path, "rb") as file:
         zipped = file.read(4) == b"PK\x03\x04"
     if zipped and not zipfile.is_zipfile(path):

@@ -751,3 +751,23 @@ def test_callbacks_must_be_keras_callbacks():
     clf = TransferImageClassifier(backbone=None, epochs=1, callbacks=["x"])
     with pytest.raises(ValueError, match="keras.callbacks.Callback objects"):
         clf.fit(X, y)
+
+
+def test_fit_and_predict_on_paths_with_a_name_that_is_not_utf8_and_a_pipe(tmp_path):
+    from sklearn_vision import TransferImageClassifier
+
+    names = [os.fsencode(tmp_path) + b"/caf\xe9_%d.png" % k for k in range(4)]
+    names += [os.fsencode(tmp_path / f"plain_{k}.png") for k in range(4)]
+    for k, name in enumerate(names):
+        Image.new("RGB", (16, 16), (60 * (k % 2), 0, 0)).save(name)
+    paths = [os.fsdecode(name) for name in names]
+    clf = TransferImageClassifier(
+        "small_cnn", weights=None, image_size=16, epochs=1, early_stopping=False, random_state=0
+    )
+    with time_limit(120):
+        clf.fit(paths, [0, 1] * 4)
+        assert np.isfinite(clf.predict_proba(paths)).all()
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    kind, exc = outcome(lambda: clf.predict([os.fspath(pipe)]), pipe)
+    assert kind == "error" and "named pipe" in str(exc)
