@@ -234,7 +234,7 @@ def _check_members(path, archive):
 def _one_line(exc):
     """An exception as one short line: its type and the start of its first line."""
     lines = str(exc).strip().splitlines()
-    message = lines[0] if lines else ""
+    message = lines[0].rstrip(".") if lines else ""
     message = message if len(message) <= 200 else message[:197] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
