@@ -724,7 +724,7 @@ def test_fit_records_are_validated_and_only_regular_files_read(tmp_path, digits_
 
 
 def test_learning_curve_refuses_n_jobs_0(tmp_path, digits_rows):
-    with pytest.raises(ValueError, match="n_jobs"):
+    with pytest.raises(ValueError, match="The 'n_jobs' parameter of"):
         _curve_with_memory(tmp_path, n_jobs=0).fit(*digits_rows)
 
 
@@ -739,7 +739,7 @@ def test_groups_with_a_missing_label_are_refused(tmp_path, digits_rows):
 def test_load_image_folder_refuses_n_jobs_0(tmp_path):
     (tmp_path / "a").mkdir()
     Image.new("RGB", (20, 20)).save(tmp_path / "a" / "x.png")
-    with pytest.raises(ValueError, match="n_jobs"):
+    with pytest.raises(ValueError, match="The 'n_jobs' parameter of"):
         load_image_folder(tmp_path, n_jobs=0)
 
 
