@@ -6,7 +6,6 @@ input tree is fingerprinted before and after: nothing in it is ever written.
 """
 
 import contextlib
-import csv
 import gzip
 import hashlib
 import io
@@ -127,10 +126,12 @@ def png_bytes(width, height, mode="I;16"):
     data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 def special_files():
@@ -488,8 +489,18 @@ def _random_values():
 
 def _random_tampering(n=20):
     rng = np.random.default_rng(SEED)
-    fields = ["params", "classes", "classes_dtype", "n_features_in", "image_size",
-              "fine_tune_index", "stage_plan", "history", "model_layer", "format"]
+    fields = [
+        "params",
+        "classes",
+        "classes_dtype",
+        "n_features_in",
+        "image_size",
+        "fine_tune_index",
+        "stage_plan",
+        "history",
+        "model_layer",
+        "format",
+    ]
     values = _random_values()
     cases = {}
     for k in range(n):
@@ -642,8 +653,8 @@ def test_the_command_line_never_writes_on_its_inputs(photos, command, capsys):
 def test_force_lets_an_output_go_in_the_input_folder(photos, capsys):
     from sklearn_vision.__main__ import main
 
-    argv = ["train", str(photos), "--out", str(photos / "model.keras"), "--force",
-            "--classes", "x,y"]
+    out = str(photos / "model.keras")
+    argv = ["train", str(photos), "--out", out, "--force", "--classes", "x,y"]
     assert main(argv) != 0  # stopped later, by the classes, not by the output check
     assert "Class folders ['x', 'y'] not found" in capsys.readouterr().err
 
@@ -687,8 +698,13 @@ def _curve_with_memory(store, **params):
     from sklearn_vision import LearningCurveEstimator, PowerLawRegressor
 
     return LearningCurveEstimator(
-        LogisticRegression(max_iter=200), train_sizes=[30, 60, 120], n_repeats=2,
-        random_state=0, refit=False, memory=store, curve=PowerLawRegressor(model="pow3"),
+        LogisticRegression(max_iter=200),
+        train_sizes=[30, 60, 120],
+        n_repeats=2,
+        random_state=0,
+        refit=False,
+        memory=store,
+        curve=PowerLawRegressor(model="pow3"),
         **params,
     )
 
