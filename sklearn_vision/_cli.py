@@ -167,6 +167,7 @@ def _parser():
     sample_size.add_argument(
         "--json", metavar="FILE", help="write a JSON record here (default: no record)"
     )
+    _force_argument(sample_size)
     sample_size.add_argument(
         "--n-jobs",
         type=int,
@@ -219,6 +220,7 @@ def _parser():
     train.add_argument(
         "--plot", metavar="PNG", help="write the confusion-matrix plot here (default: no plot)"
     )
+    _force_argument(train)
     _model_arguments(train)
     train.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars (default: shown)"
@@ -528,8 +530,13 @@ def _check_csv_columns(args):
     """The --csv header holds the columns the options name, or say which options to change."""
     if not os.path.isfile(args.csv):
         raise CommandError(f"--csv {args.csv}: no such file")
-    with open(args.csv, newline="", encoding="utf-8-sig") as file:
-        header = next(csv.reader(file), [])
+    try:
+        with open(args.csv, newline="", encoding="utf-8-sig") as file:
+            header = next(csv.reader(file), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CommandError(
+            f"--csv {args.csv}: not UTF-8 CSV text ({exc}); save it as CSV UTF-8"
+        ) from exc
     options = {"--path-column": args.path_column, "--label-column": args.label_column}
     if args.group_column is not None:
         options["--group-column"] = args.group_column
@@ -676,8 +683,8 @@ def _describe_augmentation(clf):
 def _sample_size(args):
     if args.plot:
         _require_matplotlib()
-        _check_output(args.plot, "--plot", _plot_suffixes())
-    _check_output(args.json, "--json", (".json",))
+        _check_output(args.plot, "--plot", _plot_suffixes(), args)
+    _check_output(args.json, "--json", (".json",), args)
     _check_cache_dir(args.cache_dir)
     X, labels, groups, description, skipped = _load(args)
     _check_classes(labels, "a learning curve")
@@ -950,15 +957,46 @@ def _is_json(value):
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def _check_output(path, option, suffixes):
-    """Refuse an output path before any work: a wrong extension, or a folder it cannot go in."""
+def _check_output(path, option, suffixes, args):
+    """Refuse an output path before any work: a wrong extension, a folder it cannot go in,
+    or a place among the inputs (unless --force)."""
     if path is None:
         return
     if not path.lower().endswith(suffixes):
         raise CommandError(f"{option} {path}: name the file with {' or '.join(suffixes)}")
+    if not args.force:
+        _check_not_an_input(path, option, args)
     _check_writable_folder(os.path.dirname(os.path.abspath(path)), f"{option} {path}")
     if os.path.isdir(path):
         raise CommandError(f"{option} {path}: is a folder; give a file name")
+
+
+def _check_not_an_input(path, option, args):
+    """Refuse an output inside the input FOLDER, or over the --csv file: never write on inputs."""
+    target = os.path.realpath(path)
+    if args.folder is not None:
+        folder = os.path.realpath(args.folder)
+        if os.path.commonpath([target, folder]) == folder:
+            raise CommandError(
+                f"{option} {path}: inside the input folder {args.folder}, where it would add "
+                "to or replace the images; write it elsewhere (or add --force)"
+            )
+    if args.csv is not None:  # its paths start from its folder: the images are there
+        folder = os.path.dirname(os.path.realpath(args.csv))
+        if os.path.commonpath([target, folder]) == folder:
+            raise CommandError(
+                f"{option} {path}: inside the folder of the --csv manifest, whose images "
+                "it could replace; write it elsewhere (or add --force)"
+            )
+
+
+def _force_argument(parser):
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write outputs even inside the input FOLDER or the --csv file's folder "
+        "(default: refused, so that no image or manifest is ever replaced)",
+    )
 
 
 def _check_writable_folder(folder, what):
@@ -1019,11 +1057,11 @@ def _train(args):
     if args.backbone and len(args.backbone) > 1:
         raise CommandError("train fits one backbone: give one --backbone NAME")
     out = args.out
-    _check_output(out, "--out", (".keras", ".joblib", ".pkl", ".pickle"))
+    _check_output(out, "--out", (".keras", ".joblib", ".pkl", ".pickle"), args)
     pickled = not out.lower().endswith(".keras")
     if args.plot:
         _require_matplotlib()
-        _check_output(args.plot, "--plot", _plot_suffixes())
+        _check_output(args.plot, "--plot", _plot_suffixes(), args)
     X, labels, groups, description, _ = _load(args)
     train, test = _train_test(labels, groups, args.test_size, args.seed)
     clf = _classifier(args)
@@ -1151,13 +1189,18 @@ def _predict(args):
             writer = csv.writer(sys.stdout)
             writer.writerow(["file", "label", "probability"])
             writer.writerows(
-                (path, label, f"{p:.4f}")
+                (_printable(path), label, f"{p:.4f}")
                 for path, label, p in zip(readable, labels, confidence, strict=True)
             )
         else:
             for path, label, p in zip(readable, labels, confidence, strict=True):
-                print(f"{path}\t{label}\t{p:.4f}")
+                print(f"{_printable(path)}\t{label}\t{p:.4f}")
     return 1 if failed else 0
+
+
+def _printable(path):
+    """A file name as text any terminal prints: bytes that are not UTF-8 as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _load_model(path, trust_pickle, load_model, read_metadata):

@@ -11,7 +11,14 @@ import struct
 import numpy as np
 from sklearn.utils._param_validation import validate_params
 
-from ._dicom import UnreadableImage, is_dicom, read_dicom
+from ._dicom import (
+    UnreadableImage,
+    check_pixel_count,
+    has_dicom_extension,
+    has_dicom_preamble,
+    read_dicom,
+    regular_file_size,
+)
 from ._images import check_image_size
 from ._intensity import check_window, scale_to_255
 
@@ -88,12 +95,20 @@ def read_image(path, size=None, *, window="auto"):
     image : ndarray of shape (height, width, 3)
         uint8 for 8-bit files, float32 in [0, 255] for deeper ones.
 
+    Only regular files are opened (a named pipe, a socket or a device is
+    refused unopened), and only images of at most ``2**25`` pixels (5792 x
+    5792), checked from the header before decoding, so that a small file
+    cannot claim gigabytes. Float files and DICOM files whose values are NaN
+    or infinite are refused: no window scales them, and no pixel is replaced
+    silently.
+
     Raises
     ------
     OSError
         Naming the file and the reason in words (empty file, not an image,
-        truncated file, a DICOM file without pydicom...) when it cannot be
-        decoded.
+        truncated file, not a regular file, too many pixels, NaN values, a
+        damaged DICOM file, a DICOM file without pydicom...) when it cannot
+        be decoded.
     """
     return read_file(os.fspath(path), check_image_size(size), check_window(window))
 
@@ -110,30 +125,54 @@ def read_file(path, size, window="auto"):
 
 
 def _open(path):
-    from PIL import Image
+    """The file as a Pillow image, its header read; None for a DICOM file.
 
-    if os.path.getsize(path) == 0:
+    Only regular files are opened, and only images within :data:`MAX_PIXELS`
+    are returned. Pillow tries first: a PNG with 'DICM' at byte 128 is a PNG;
+    a file named .dcm, or one Pillow does not know with the DICOM preamble, is
+    left to pydicom.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if regular_file_size(path) == 0:
         raise _EmptyFile
-    return Image.open(path)
+    if has_dicom_extension(path):
+        return None
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        if has_dicom_preamble(path):
+            return None
+        raise
+    try:
+        check_pixel_count(image.height, image.width)
+    except UnreadableImage:
+        image.close()
+        raise
+    return image
 
 
 def check_file(path, size=None, window="auto"):
     """Decode a file only to check it: a small draft still reads every byte, faster."""
-    if is_dicom(path):
+    image = _open(path)
+    if image is None:
         read_dicom(path, window)
         return
-    with _open(path) as image:
+    with image:
         image.draft("RGB", (8, 8))
         image.load()
+        if image.mode == "F":
+            _check_finite(np.asarray(image))
 
 
 def decode_file(path, size, window="auto"):
     from PIL import ImageOps
 
-    if is_dicom(path):
+    image = _open(path)
+    if image is None:
         image = read_dicom(path, window)
         return image if size is None else resize_bilinear(image, size)
-    with _open(path) as image:
+    with image:
         orientation = image.getexif().get(_ORIENTATION, 1)
         if size is not None:
             # Orientations 5 to 8 turn the stored image a quarter turn.
@@ -142,17 +181,31 @@ def decode_file(path, size, window="auto"):
         if orientation != 1:
             image = ImageOps.exif_transpose(image)
         if image.mode in _DEEP_MODES:
-            image = _deep_to_rgb(path, image, window)
-        else:
-            if image.mode != "RGB":
-                image = image.convert("RGB")
-            image = np.asarray(image, dtype=np.uint8)
+            return _deep_to_rgb(path, image, window, size)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        image = np.asarray(image, dtype=np.uint8)
     return image if size is None else resize_bilinear(image, size)
 
 
-def _deep_to_rgb(path, image, window):
-    """A 16-bit or 32-bit single-channel Pillow image as float32 RGB in [0, 255]."""
+def _check_finite(values):
+    """UnreadableImage for float pixel values holding NaN or infinity."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise UnreadableImage(
+            "NaN or infinite pixel values in a float image (no window can scale "
+            "them): fix or drop the file"
+        )
+
+
+def _deep_to_rgb(path, image, window, size):
+    """A 16-bit or 32-bit single-channel Pillow image as float32 RGB in [0, 255].
+
+    Scaled, then resized to ``size``, then made RGB: one float32 copy at the
+    file's size, the three channels only at the size asked for.
+    """
     values = np.asarray(image)
+    _check_finite(values)
+    image.close()  # its pixels are in ``values`` now
     if values.dtype.byteorder not in ("=", "|"):
         values = values.astype(values.dtype.newbyteorder("="))
     bits = _DEEP_MODES[image.mode]
@@ -163,6 +216,9 @@ def _deep_to_rgb(path, image, window):
     if bits == 32:
         bits = None  # 32-bit integers: their range, not 2**32
     scaled = scale_to_255(values, window, bits)
+    del values
+    if size is not None:
+        scaled = resize_bilinear(scaled[..., np.newaxis], size)[..., 0]
     return np.repeat(scaled[..., np.newaxis], 3, axis=-1)
 
 
@@ -233,7 +289,22 @@ def failure_reason(exc):
         return f"unsupported format ({message})"
     if isinstance(exc, (OSError, ValueError, SyntaxError, EOFError)):
         return f"corrupt image ({message or type(exc).__name__})"
+    if _raised_in_pillow(exc):  # its decoders meet damaged data with any error
+        return f"corrupt image ({type(exc).__name__}: {message[:150]})"
     return None
+
+
+def _raised_in_pillow(exc):
+    """Whether ``exc`` was raised inside Pillow (not in our code)."""
+    import PIL
+
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    if traceback is None:
+        return False
+    pillow = os.path.dirname(PIL.__file__) + os.sep
+    return traceback.tb_frame.f_code.co_filename.startswith(pillow)
 
 
 def tensorflow_decoder(path, size):
@@ -244,9 +315,10 @@ def tensorflow_decoder(path, size):
     or mode, a JPEG with an EXIF orientation, a PNG with EXIF data). Raises as
     :func:`decode_file` for empty files and files that are not images.
     """
-    if is_dicom(path):
+    image = _open(path)
+    if image is None:
         return None
-    with _open(path) as image:
+    with image:
         args = image.tile[0][3] if len(image.tile) == 1 else None
         raw_mode = args[0] if isinstance(args, tuple) else args
         if raw_mode not in TENSORFLOW_READS.get(image.format, ()):
@@ -264,6 +336,7 @@ def _png_chunk(path, wanted, stop=b"IEND"):
     Walks the chunk headers (8 bytes each, seeking over the data): cheap, and
     it finds chunks Pillow reads only by decoding the image, or not at all.
     """
+    regular_file_size(path)
     with open(path, "rb") as file:
         file.seek(8)  # the PNG signature
         while len(header := file.read(8)) == 8:

@@ -8,27 +8,66 @@ and MONOCHROME1 images are inverted so that high values are bright.
 
 from collections.abc import Sequence
 
+import os
+import stat
+
 import numpy as np
 
 from ._intensity import check_window, scale_to_255
 
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 
+# The most pixels a file may hold: refused from its header, before decoding, so that
+# a small file cannot claim gigabytes (a 16-bit image of this size decodes in about
+# 0.5 GB at most). 2**25 is 5792 x 5792, above any mammogram or radiograph.
+MAX_PIXELS = 2**25
+
 
 class UnreadableImage(OSError):
     """A file that is an image format we know, but that cannot be read here; says why."""
 
 
-def is_dicom(path):
-    """Whether ``path`` is a DICOM file: by its extension or its 'DICM' preamble."""
-    if str(path).lower().endswith(DICOM_EXTENSIONS):
-        return True
-    try:
-        with open(path, "rb") as file:
-            file.seek(128)
-            return file.read(4) == b"DICM"
-    except OSError:
-        return False
+_FILE_KINDS = {
+    stat.S_ISFIFO: "a named pipe (FIFO)",
+    stat.S_ISSOCK: "a socket",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISDIR: "a folder",
+}
+
+
+def regular_file_size(path):
+    """The size of ``path`` in bytes; UnreadableImage unless it is a regular file.
+
+    Pipes, sockets and devices are never opened: opening a named pipe waits
+    forever for a writer, and a device can be read without end.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS.items() if test(mode)), "not a file")
+        raise UnreadableImage(f"not a regular file ({kind}); never opened")
+    return os.stat(path).st_size
+
+
+def check_pixel_count(height, width):
+    """UnreadableImage for an image larger than :data:`MAX_PIXELS`, from its header."""
+    if height * width > MAX_PIXELS:
+        raise UnreadableImage(
+            f"too large: {width} x {height} pixels, over the limit of {MAX_PIXELS:,} "
+            "(checked from the header before decoding); crop or downsample the file"
+        )
+
+
+def has_dicom_extension(path):
+    """Whether ``path`` is named as a DICOM file (.dcm, .dicom)."""
+    return str(path).lower().endswith(DICOM_EXTENSIONS)
+
+
+def has_dicom_preamble(path):
+    """Whether the regular file ``path`` has the 'DICM' marker at byte 128."""
+    with open(path, "rb") as file:
+        file.seek(128)
+        return file.read(4) == b"DICM"
 
 
 def _first(value):
@@ -61,12 +100,14 @@ def read_dicom(path, window="auto"):
 
     ``window="auto"`` uses the file's VOI window when it has one and the
     image's minimum and maximum otherwise; any other ``window`` applies to the
-    values after the Modality LUT (Hounsfield units for CT).
+    values after the Modality LUT (Hounsfield units for CT). A file pydicom
+    cannot parse, or whose elements are missing or malformed (no Rows, a
+    non-numeric RescaleSlope, a short LUT...), raises UnreadableImage saying
+    why; so does one whose values are NaN or infinite.
     """
     window = check_window(window)
     try:
         import pydicom
-        from pydicom.pixels import apply_modality_lut
     except ImportError:
         raise UnreadableImage(
             "a DICOM file, and pydicom is not installed: install sklearn-vision[dicom]"
@@ -75,6 +116,28 @@ def read_dicom(path, window="auto"):
         dataset = pydicom.dcmread(path)
     except pydicom.errors.InvalidDicomError as exc:
         raise UnreadableImage(f"not a valid DICOM file ({exc})") from None
+    except UnreadableImage:
+        raise
+    except Exception as exc:  # pydicom's parser raises many kinds on damaged files
+        raise UnreadableImage(f"a damaged DICOM file ({_in_words(exc)})") from exc
+    try:
+        return _dicom_pixels(dataset, window)
+    except UnreadableImage:
+        raise
+    except Exception as exc:  # a missing, mistyped or inconsistent element
+        raise UnreadableImage(f"a damaged DICOM file ({_in_words(exc)})") from exc
+
+
+def _in_words(exc):
+    """An exception as one short line: its type and the start of its message."""
+    message = " ".join(str(exc).split())
+    message = message if len(message) <= 150 else message[:147] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _dicom_pixels(dataset, window):
+    from pydicom.pixels import apply_modality_lut
+
     if not any(key in dataset for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise UnreadableImage("a DICOM file without pixel data (not an image)")
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
@@ -83,6 +146,7 @@ def read_dicom(path, window="auto"):
             f"a multi-frame DICOM file ({frames} frames); only single-frame images are "
             "read: export the frames you need as single files"
         )
+    check_pixel_count(int(dataset.Rows), int(dataset.Columns))
     try:
         pixels = dataset.pixel_array
     except (RuntimeError, NotImplementedError) as exc:
@@ -95,6 +159,12 @@ def read_dicom(path, window="auto"):
     photometric = dataset.get("PhotometricInterpretation", "MONOCHROME2")
     if photometric in ("MONOCHROME1", "MONOCHROME2"):
         values = apply_modality_lut(pixels, dataset)
+        if not np.isfinite(values).all():
+            raise UnreadableImage(
+                "NaN or infinite values after the Modality LUT (RescaleSlope "
+                f"{dataset.get('RescaleSlope', 1)}, RescaleIntercept "
+                f"{dataset.get('RescaleIntercept', 0)}): fix or drop the file"
+            )
         if window == "auto":
             file_window = voi_window(dataset)
             window = file_window if file_window is not None else "minmax"

@@ -49,7 +49,7 @@ def image_keys(images, window="auto"):
             identity = (
                 f"{_DECODING}|{window!r}|{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
             )
-            keys.append(hashlib.blake2b(identity.encode(), digest_size=16).hexdigest())
+            keys.append(hashlib.blake2b(os.fsencode(identity), digest_size=16).hexdigest())
         return keys
     data = images.data
     header = f"{data.dtype.str}|{data.shape[1:]}".encode()

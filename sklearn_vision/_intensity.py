@@ -68,5 +68,9 @@ def scale_to_255(values, window, bits=None):
             low, high = (float(v) for v in np.percentile(values, [low, high]))
     if high <= low:
         return np.zeros(values.shape, dtype=np.float32)
-    scaled = (values.astype(np.float64) - low) * (255.0 / (high - low))
-    return np.clip(scaled, 0.0, 255.0).astype(np.float32)
+    # In place on one float64 copy: a large image costs that copy and the result only.
+    scaled = values.astype(np.float64)
+    scaled -= low
+    scaled *= 255.0 / (high - low)
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    return scaled.astype(np.float32)

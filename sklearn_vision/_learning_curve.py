@@ -9,6 +9,7 @@ import copy
 import json
 import math
 import os
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -138,6 +139,31 @@ def _proportional_counts(counts, n_samples):
     return take
 
 
+def check_groups(groups, n_samples):
+    """``groups`` as a 1-D array of one label per sample; ValueError for a missing label.
+
+    None or NaN would form a group of their own (or make sorting the labels
+    fail): every sample needs a real group label.
+    """
+    groups = column_or_1d(groups)
+    if len(groups) != n_samples:
+        raise ValueError(
+            f"groups has {len(groups)} entries for {n_samples} samples; give one "
+            "group label per sample."
+        )
+    missing = [
+        index
+        for index, group in enumerate(groups.tolist())
+        if group is None or (isinstance(group, float) and np.isnan(group))
+    ]
+    if missing:
+        raise ValueError(
+            f"groups has no label (None or NaN) for {len(missing)} samples, the first at "
+            f"index {missing[0]}; give every sample its group, such as its patient ID."
+        )
+    return groups
+
+
 def group_subsample(y, groups, n_samples, sampling, random_state=None):
     """Return the indices of ``n_samples`` rows drawn by whole groups.
 
@@ -243,8 +269,9 @@ class FitRecords:
     """Each finished fit's score and seconds, one small JSON file per fit.
 
     The files are plain data: reading them never runs code, and a file that
-    is not a record of this form (damaged, edited, or not ours) is ignored and
-    the fit run again. Only fits that succeeded with a finite score are kept,
+    is not a record of this form (damaged, edited, not a regular file, or not
+    ours) is ignored and the fit run again; a digest of the fit's key and
+    values shows an edited score. Only fits that succeeded with a finite score are kept,
     so a fit that failed
     (out of memory, say) is tried again on the next run. The files live in
     ``location/sklearn-vision-fits/``, named by a digest of what identifies
@@ -270,23 +297,46 @@ class FitRecords:
     def _path(self, key):
         return os.path.join(self.folder, f"{key}.json")
 
+    MAX_BYTES = 4096  # a record is about 100 bytes
+
     def get(self, key):
-        """``(score, seconds, None)`` as recorded, or None."""
+        """``(score, seconds, None)`` as recorded, or None.
+
+        Only a regular file of at most :attr:`MAX_BYTES` is read (a pipe or a
+        link to a device is never opened), and only a record whose fields are
+        finite numbers, seconds not negative, and whose digest matches its key
+        and values is trusted: an edited score is fitted again, never believed.
+        """
+        path = self._path(key)
         try:
-            with open(self._path(key), encoding="utf-8") as file:
-                record = json.load(file)
-            score, seconds = float(record["score"]), float(record["seconds"])
-        except (OSError, ValueError, TypeError, KeyError):
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > self.MAX_BYTES:
+                return None
+            with open(path, "rb") as file:
+                record = json.loads(file.read(self.MAX_BYTES + 1))
+            score, seconds = record["score"], record["seconds"]
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
             return None  # none, or not a record of ours: fit again
-        return score, seconds, None
+        numbers = all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            for value in (score, seconds)
+        )
+        if not numbers or seconds < 0 or record.get("digest") != self._digest(key, score, seconds):
+            return None
+        return float(score), float(seconds), None
+
+    @staticmethod
+    def _digest(key, score, seconds):
+        return joblib.hash((key, float(score), float(seconds)))
 
     def put(self, key, score, seconds):
         """Record a finished fit (written whole, so a reader never sees half a file)."""
         os.makedirs(self.folder, exist_ok=True)
         path = self._path(key)
         temporary = f"{path}.{os.getpid()}.tmp"
+        record = {"score": score, "seconds": seconds, "digest": self._digest(key, score, seconds)}
         with open(temporary, "w", encoding="utf-8") as file:
-            json.dump({"score": score, "seconds": seconds}, file, allow_nan=False)
+            json.dump(record, file, allow_nan=False)
         os.replace(temporary, path)
 
 
@@ -599,7 +649,11 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         "scoring": [str, callable],
         "curve": [HasMethods(["fit", "predict"]), None],
         "refit": ["boolean"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -741,7 +795,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             The distinct sizes, in samples, as ``train_sizes_`` will hold them.
         """
         y = column_or_1d(y)
-        groups = None if groups is None else column_or_1d(groups)
+        groups = None if groups is None else check_groups(groups, len(y))
         classifier = _is_classifier(self.estimator)
         rng = check_random_state(copy.deepcopy(self.random_state))
         planner = copy.copy(self)  # planning sets n_train_: not on an unfitted estimator
@@ -836,12 +890,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         X, y = indexable(X, column_or_1d(y, warn=True))
         if groups is not None:
-            groups = column_or_1d(groups)
-            if len(groups) != len(y):
-                raise ValueError(
-                    f"groups has {len(groups)} entries for {len(y)} samples; give one "
-                    "group label per sample."
-                )
+            groups = check_groups(groups, len(y))
         fit_params, split_params, score_params = self._route(groups, fit_params)
         classifier = self._check_targets(y)
         rng = check_random_state(self.random_state)

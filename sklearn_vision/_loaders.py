@@ -6,6 +6,7 @@ tf.data, as Keras's own loader does. Nothing under the folder is ever written.
 """
 
 import csv
+import io
 import os
 import sys
 import warnings
@@ -20,6 +21,7 @@ from sklearn.utils import Bunch, gen_even_slices
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._decoding import check_file, decode_file, failure_reason, tensorflow_decoder
+from ._dicom import UnreadableImage, regular_file_size
 from ._images import check_image_size
 from ._intensity import check_window
 from ._progress import ProgressBar
@@ -33,7 +35,11 @@ from ._tf_data import read_with_tensorflow
         "classes": ["array-like", None],
         "extensions": ["array-like", set, None],
         "window": [str, tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -53,9 +59,11 @@ def load_image_folder(
     The layout is ``path/<class>/<image>`` (images in nested folders below a
     class folder count for that class); give ``path/train`` for a folder split
     into ``train/<class>`` and ``test/<class>``. Every file is decoded once to
-    check it: empty files, files that are not images, truncated downloads and
-    formats Pillow cannot decode are left out and listed in ``skipped`` with the
-    reason, instead of stopping the load at the first one. Nothing under
+    check it: empty files, files that are not images, truncated downloads,
+    formats Pillow cannot decode, damaged DICOM files, images with NaN values
+    or over ``2**25`` pixels, pipes, sockets and devices (never opened) and
+    folders that cannot be listed are left out and listed in ``skipped`` with
+    the reason, instead of stopping the load at the first one. Nothing under
     ``path`` is ever written, moved or deleted.
 
     Parameters
@@ -70,7 +78,8 @@ def load_image_folder(
         input the classifier and :class:`BackboneFeatures` stream from.
     classes : list of str, default=None
         The class subfolders to load, in this order (their index is the
-        target). None loads every subfolder whose name does not start with a
+        target): names of subfolders of ``path`` itself (not '', '.', '..' nor
+        paths). None loads every subfolder whose name does not start with a
         dot, in sorted order.
     extensions : list of str, default=None
         Only consider files with these extensions (``[".jpg", ".png"]``, any
@@ -222,7 +231,11 @@ def _load(candidates, reading, source):
         "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "classes": ["array-like", None],
         "window": [str, tuple, list],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -246,13 +259,19 @@ def load_image_csv(
     rather than class folders. Every listed file is decoded once to check it,
     as in :func:`load_image_folder`: missing, empty and broken files, and rows
     without a path or a label, are left out and listed in ``skipped`` with the
-    reason. Neither the manifest nor the images are ever written.
+    reason. A label a spreadsheet writes for a missing value (empty, ``nan``,
+    ``NA``, ``N/A``, ``None``, ``null``, any case) is no label: its row is
+    skipped, naming its line. A path listed twice is refused (ValueError
+    naming both lines): an image with two rows would count twice, or under two
+    labels. Neither the manifest nor the images are ever written.
 
     Parameters
     ----------
     path : str or path-like
-        The CSV file, with a header row naming its columns (read with
-        Python's :mod:`csv` module; other columns are ignored).
+        The CSV file, UTF-8 text with a header row naming its columns (read
+        with Python's :mod:`csv` module; other columns are ignored). Other
+        encodings, compressed files and spreadsheets are refused, naming the
+        file and the line.
     path_column : str
         The column holding the image paths, relative to ``root`` unless
         absolute.
@@ -317,6 +336,9 @@ def load_image_csv(
     return _load(candidates, reading, source=manifest)
 
 
+MAX_MANIFEST_BYTES = 2**30
+
+
 def _manifest_candidates(rows, skipped, base, classes, with_groups):
     """The files of the manifest's ``(path, label, group)`` rows under ``base``, checked.
 
@@ -332,10 +354,10 @@ def _manifest_candidates(rows, skipped, base, classes, with_groups):
         if label not in index:
             skipped.append((file, f"label {label!r} not in classes"))
             continue
-        if not os.path.isfile(file):
+        if not os.path.exists(file) or os.path.isdir(file):
             reason = "a folder, not a file" if os.path.isdir(file) else "no such file or directory"
             skipped.append((file, reason))
-            continue
+            continue  # pipes and devices: the decoder says what they are
         files.append(file)
         labels.append(index[label])
         groups.append(group)
@@ -352,12 +374,20 @@ def _manifest_classes(rows, classes):
     return class_names
 
 
+# Labels that spreadsheets and pandas write for a missing value: never a class.
+MISSING_LABELS = frozenset({"", "nan", "na", "n/a", "none", "null", "#n/a", "nat", "-"})
+
+
 def _read_manifest(manifest, path_column, label_column, group_column):
-    """The ``(path, label, group)`` rows of a CSV file, and the rows skipped."""
-    if not os.path.isfile(manifest):
-        raise FileNotFoundError(f"No such CSV file: {manifest!r}.")
-    with open(manifest, newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
+    """The ``(path, label, group)`` rows of a CSV file, and the rows skipped.
+
+    ValueError naming the file (and the line) for a file that is not UTF-8 CSV
+    text, and for a path listed twice.
+    """
+    text = _manifest_text(manifest)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, skipped, lines = [], [], {}
+    try:
         columns = reader.fieldnames or []
         wanted = [path_column, label_column] + ([group_column] if group_column else [])
         missing = [name for name in wanted if name not in columns]
@@ -366,25 +396,68 @@ def _read_manifest(manifest, path_column, label_column, group_column):
                 f"{manifest!r} has no column {', '.join(map(repr, missing))}; its header "
                 f"names {columns}. Give path_column, label_column and group_column from these."
             )
-        rows, skipped = [], []
         for record in reader:
-            where = f"{manifest}:{reader.line_num}"
+            line = reader.line_num
             file = (record[path_column] or "").strip()
             label = (record[label_column] or "").strip()
             group = (record[group_column] or "").strip() if group_column else None
             if not file:
-                skipped.append((where, f"no path in column {path_column!r}"))
-            elif not label:
-                skipped.append(
-                    (file, f"no label in column {label_column!r} (line {reader.line_num})")
-                )
-            elif group_column and not group:
-                skipped.append(
-                    (file, f"no group in column {group_column!r} (line {reader.line_num})")
-                )
+                skipped.append((f"{manifest}:{line}", f"no path in column {path_column!r}"))
+            elif label.lower() in MISSING_LABELS:
+                shown = f"missing value {label!r}" if label else "no label"
+                skipped.append((file, f"{shown} in column {label_column!r} (line {line})"))
+            elif group_column and group.lower() in MISSING_LABELS:
+                shown = f"missing value {group!r}" if group else "no group"
+                skipped.append((file, f"{shown} in column {group_column!r} (line {line})"))
             else:
+                first = lines.setdefault(os.path.normpath(file), line)
+                if first != line:
+                    raise ValueError(
+                        f"{manifest!r} lists {file!r} twice (lines {first} and {line}); "
+                        "a manifest lists each image once: remove one of the rows."
+                    )
                 rows.append((file, label, group))
+    except csv.Error as exc:
+        raise ValueError(
+            f"{manifest!r} is not a CSV file Python's csv module reads (line "
+            f"{reader.line_num + 1}: {exc}); save it as CSV (UTF-8)."
+        ) from exc
     return rows, skipped
+
+
+def _manifest_text(manifest):
+    """The text of a CSV manifest; ValueError naming the file when it is not UTF-8 text."""
+    try:
+        if regular_file_size(manifest) > MAX_MANIFEST_BYTES:
+            raise ValueError(
+                f"{manifest!r} is over {MAX_MANIFEST_BYTES // 2**20} MiB, too large for a "
+                "manifest of image paths; split it."
+            )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No such CSV file: {manifest!r}.") from None
+    except UnreadableImage as exc:
+        raise ValueError(f"{manifest!r} is {exc}; give a CSV file.") from None
+    with open(manifest, "rb") as file:
+        data = file.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{manifest!r} is not UTF-8 text ({_text_kind(data)}; byte {exc.start}, line {line}): "
+            "save it as CSV UTF-8 (in a spreadsheet: Save As, 'CSV UTF-8')."
+        ) from exc
+
+
+def _text_kind(data):
+    """What a file that is not UTF-8 text seems to be, by its first bytes."""
+    if data.startswith(b"\x1f\x8b"):
+        return "a gzip file: decompress it first"
+    if data.startswith(b"PK\x03\x04"):
+        return "a zip file, such as an Excel workbook"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text"
+    return "perhaps Latin-1 or another 8-bit encoding"
 
 
 def _class_folders(root, classes):
@@ -403,13 +476,29 @@ def _class_folders(root, classes):
                 f"No class subfolders in {root!r}: expected the layout path/<class>/<image>."
             )
         return found
-    classes = [os.fspath(name) for name in classes]
+    classes = [_class_folder_name(name, root) for name in classes]
     missing = [name for name in classes if not os.path.isdir(os.path.join(root, name))]
     if missing:
         raise ValueError(f"Class folders {missing} not found in {root!r}; it holds {found}.")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes lists a folder twice: {classes}.")
     return classes
+
+
+def _class_folder_name(name, root):
+    """``name`` if it names a subfolder of the root itself; ValueError otherwise.
+
+    '', '.', '..' and names with a separator would load the root twice, or
+    files outside it.
+    """
+    if not isinstance(name, str) or name in ("", ".", "..") or "\0" in name or any(
+        sep in name for sep in (os.sep, os.altsep) if sep
+    ):
+        raise ValueError(
+            f"classes must be names of subfolders of {root!r}, such as 'cats'; got {name!r}. "
+            "Give each class folder's own name, without '/' and not '.' or '..'."
+        )
+    return name
 
 
 def _folder_candidates(root, classes, extensions):
@@ -427,8 +516,11 @@ def _list_files(root, class_names, extensions):
     for entry in sorted(os.scandir(root), key=lambda entry: entry.name):
         if entry.is_file():
             skipped.append((entry.path, "not in a class folder"))
+    def unreadable(error):  # os.walk skips a folder it cannot list: say so
+        skipped.append((error.filename, f"folder not listed ({error.strerror.lower()})"))
+
     for index, name in enumerate(class_names):
-        for folder, subfolders, names in os.walk(os.path.join(root, name)):
+        for folder, subfolders, names in os.walk(os.path.join(root, name), onerror=unreadable):
             subfolders.sort()
             for file_name in sorted(names):
                 file = os.path.join(folder, file_name)

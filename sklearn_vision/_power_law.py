@@ -197,6 +197,39 @@ _TRUSTED_GAIN = 0.25
 _ENVELOPE_STEPS = 64
 
 
+def _checked_confidence(confidence):
+    """``confidence`` as a float strictly between 0 and 1; ValueError otherwise."""
+    number = isinstance(confidence, Real) and not isinstance(confidence, bool)
+    if not (number and 0 < confidence < 1):
+        raise ValueError(
+            f"confidence must be a number strictly between 0 and 1, such as 0.95; got "
+            f"{confidence!r}."
+        )
+    return float(confidence)
+
+
+def _checked_score_bounds(score_bounds):
+    """``score_bounds`` as ``(low, high)`` floats, None as infinite; ValueError otherwise."""
+    try:
+        low, high = score_bounds
+    except (TypeError, ValueError):
+        low = high = "invalid"
+    ends = []
+    for end, infinite in ((low, -np.inf), (high, np.inf)):
+        if end is None:
+            ends.append(infinite)
+        elif isinstance(end, Real) and not isinstance(end, bool) and np.isfinite(end):
+            ends.append(float(end))
+        else:
+            ends.append(None)
+    if None in ends or not ends[0] < ends[1]:
+        raise ValueError(
+            "score_bounds must be (low, high): finite numbers or None (no bound), "
+            f"low < high, such as (0.0, 1.0) for accuracy; got {score_bounds!r}."
+        )
+    return tuple(ends)
+
+
 def _calibrated_quantile(confidence, group, end, table=None):
     """The multiple of its scale that ``end`` of an interval of ``confidence`` needs.
 
@@ -542,6 +575,14 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"Training-set sizes must be positive; got {sizes.min():g}.")
         if not np.all(np.isfinite(y)):
             raise ValueError("Scores y contain NaN or infinity.")
+        low, high = _checked_score_bounds(self.score_bounds)
+        outside = (y < low) | (y > high)
+        if outside.any():
+            raise ValueError(
+                f"Scores y must lie within score_bounds {tuple(self.score_bounds)}; got "
+                f"{y[outside][0]:g}. Give scores of the metric the bounds describe, or "
+                "widen score_bounds (None for no bound)."
+            )
         n_sizes = len(np.unique(sizes))
         if n_sizes < 3:
             raise ValueError(
@@ -816,7 +857,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         lower, upper : ndarray of shape (n_points,)
             Bounds of the interval.
         """
-        confidence = self.confidence if confidence is None else confidence
+        confidence = _checked_confidence(self.confidence if confidence is None else confidence)
         better, worse = (self._sign() * t for t in self._band(self._scaled(X), confidence))
         return np.minimum(better, worse), np.maximum(better, worse)
 
@@ -915,6 +956,8 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         scores = self._check_targets(scores)
+        if confidence is not None:
+            confidence = _checked_confidence(confidence)
         # From one sample to 1e12 times the largest size: the first grid point
         # at which the target is reached, refined between it and the one before.
         log_x = np.linspace(-np.log(self.n_max_), np.log(1e12), 600)
@@ -966,8 +1009,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         scores = self._check_targets(scores)
-        if not (isinstance(confidence, Real) and 0 < confidence < 1):
-            raise ValueError(f"confidence must lie in (0, 1); got {confidence!r}.")
+        confidence = _checked_confidence(confidence)
         log_x = np.linspace(-np.log(self.n_max_), np.log(1e12), 600)
         ends = []
         for end in (0, 1):

@@ -11,9 +11,11 @@ is run.
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
+from ._dicom import regular_file_size
 from ._version import __version__
 
 METADATA = "sklearn_vision.json"
@@ -134,11 +136,24 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# Bounds on what a file may make loading read, checked from the zip's directory and
+# the metadata before anything is inflated or built: the JSON members are a few
+# kilobytes when saved, the weights as large as the model.
+MAX_JSON_BYTES = 64 * 2**20
+MAX_IMAGE_SIDE = 8192
+MAX_BATCH_SIZE = 2**16
+KERAS_MEMBERS = ("config.json", "model.weights.h5")
+
+
 def read_metadata(path):
     """The JSON metadata of a saved model, with clear errors for files that are not one."""
 
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"No such model file: {path!r}.")
+    try:
+        regular_file_size(path)
+    except OSError as exc:  # a folder, a pipe, a device: never opened
+        raise ValueError(f"{path!r} is {exc}; give a .keras file.") from None
     with open(path, "rb") as file:
         zipped = file.read(4) == b"PK\x03\x04"
     if zipped and not zipfile.is_zipfile(path):
@@ -151,19 +166,25 @@ def read_metadata(path):
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            if METADATA not in archive.namelist():
-                raise ValueError(
-                    f"{path!r} is a Keras file, but not one TransferImageClassifier.save wrote "
-                    f"(it has no {METADATA}); load it with keras.saving.load_model."
-                )
+            _check_members(path, archive)
             broken = archive.testzip()
             if broken is not None:
                 raise ValueError(f"{path!r} is corrupt: its member {broken!r} fails its checksum.")
-            metadata = json.loads(archive.read(METADATA))
-    except (zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+            with archive.open(METADATA) as member:
+                metadata = json.loads(member.read(MAX_JSON_BYTES + 1))
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        zlib.error,
+        NotImplementedError,  # a compression method zipfile does not read
+        json.JSONDecodeError,
+    ) as exc:
         raise ValueError(
-            f"{path!r} is truncated or corrupt ({exc}); save the model again."
-        ) from None
+            f"{path!r} is truncated or corrupt ({_one_line(exc)}); save the model again."
+        ) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        problem = f"it is not JSON text that can be read ({_one_line(exc)})"
+        raise _damaged_metadata_error(path, [problem]) from exc
     if not isinstance(metadata, dict):
         problem = f"it holds a {type(metadata).__name__}, not an object"
         raise _damaged_metadata_error(path, [problem])
@@ -192,6 +213,43 @@ def saved_early_stopping(metadata):
     return any(isinstance(stage, dict) and "val_loss" in stage for stage in stages)
 
 
+def _check_members(path, archive):
+    """Refuse a zip whose members are missing, encrypted or too large, from its directory."""
+    members = {info.filename: info for info in archive.infolist()}
+    if METADATA not in members:
+        raise ValueError(
+            f"{path!r} is a Keras file, but not one TransferImageClassifier.save wrote "
+            f"(it has no {METADATA}); load it with keras.saving.load_model."
+        )
+    missing = [name for name in KERAS_MEMBERS if name not in members]
+    if missing:
+        raise ValueError(
+            f"{path!r} is damaged: the Keras model in it has no {' or '.join(missing)}; "
+            "save the model again."
+        )
+    encrypted = sorted(name for name, info in members.items() if info.flag_bits & 0x1)
+    if encrypted:
+        raise ValueError(
+            f"{path!r} has encrypted members ({', '.join(encrypted)}), which a saved model "
+            "never has; save the model again, without encryption."
+        )
+    for name in (METADATA, "config.json", "metadata.json"):
+        if name in members and members[name].file_size > MAX_JSON_BYTES:
+            raise ValueError(
+                f"{path!r} is damaged: its member {name!r} would inflate to "
+                f"{members[name].file_size:,} bytes, over the {MAX_JSON_BYTES // 2**20} MiB "
+                "a saved model's JSON takes; the file was altered: save the model again."
+            )
+
+
+def _one_line(exc):
+    """An exception as one short line: its type and the start of its first line."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0].rstrip(".") if lines else ""
+    message = message if len(message) <= 200 else message[:197] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 # ---------------------------------------------------------------- what loading reads
 
 
@@ -204,12 +262,15 @@ def _is_labels(value):
         isinstance(value, list)
         and len(value) > 0
         and all(isinstance(label, (str, int)) for label in value)
+        and len({json.dumps(label) for label in value}) == len(value)
     )
 
 
 def _is_image_size(value):
     return value is None or (
-        isinstance(value, list) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value)
+        isinstance(value, list)
+        and len(value) == 2
+        and all(_is_int(v) and 0 < v <= MAX_IMAGE_SIDE for v in value)
     )
 
 
@@ -218,7 +279,7 @@ def _is_stage_plan(value):
 
     try:
         StagePlan.from_dict(value)
-    except (TypeError, ValueError):
+    except Exception:  # any damage: a missing key, a wrong type
         return False
     return True
 
@@ -238,13 +299,16 @@ def _label_dtype(value):
 _FIELDS = {
     "format": ("an integer", _is_int),
     "params": ("an object of parameters", lambda value: isinstance(value, dict)),
-    "classes": ("a non-empty list of numbers or strings", _is_labels),
+    "classes": ("a non-empty list of distinct numbers or strings", _is_labels),
     "classes_dtype": (
         "a NumPy dtype of numbers or text, such as '<i8', '<U5' or '|O'",
         lambda value: _label_dtype(value) is not None,
     ),
     "n_features_in": ("a positive integer", lambda value: _is_int(value) and value > 0),
-    "image_size": ("null or [height, width] in pixels", _is_image_size),
+    "image_size": (
+        f"null or [height, width] in pixels, each at most {MAX_IMAGE_SIDE}",
+        _is_image_size,
+    ),
     "fine_tune_index": ("null or an integer", lambda value: value is None or _is_int(value)),
     "stage_plan": ("an object naming what each stage trained on", _is_stage_plan),
     "history": ("an object of training histories", lambda value: isinstance(value, dict)),
@@ -293,12 +357,14 @@ def _damaged_metadata_error(path, problems):
     )
 
 
-def read_saved(path):
-    """The fitted ``model_``, the metadata and the parameters of a saved classifier.
+def read_saved(path, estimator):
+    """The fitted ``model_``, the metadata and the parameters of a saved ``estimator`` class.
 
-    Checks the file (:func:`read_metadata`), then loads it with
-    :func:`keras.saving.load_model` and ``safe_mode=True``: nothing is
-    unpickled, and a file whose configuration would run code is refused.
+    Checks the file (:func:`read_metadata`) and its parameters against the
+    estimator's constraints, then loads it with :func:`keras.saving.load_model`
+    and ``safe_mode=True`` (nothing is unpickled, and a file whose
+    configuration would run code is refused), then checks the metadata
+    against the model: as many classes as outputs, a stage plan for its input.
     """
     import keras
 
@@ -306,25 +372,72 @@ def read_saved(path):
 
     path = os.fspath(path)
     metadata = read_metadata(path)
+    params = _saved_params(path, metadata, estimator)
     try:
         serving = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # Keras and h5py raise many kinds on a damaged file
         raise ValueError(
-            f"{path!r} could not be loaded safely: {exc} (Keras's safe mode refuses files "
-            "that would run code; a file saved by TransferImageClassifier.save never needs "
-            "that, so this one was altered or is not ours)."
-        ) from None
-    try:
-        params = {name: _decode(value) for name, value in metadata["params"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _damaged_metadata_error(path, [f"its 'params' cannot be decoded ({exc})"]) from None
+            f"{path!r} could not be loaded safely ({_one_line(exc)}). Keras's safe mode "
+            "refuses files that would run code, which a file saved by "
+            "TransferImageClassifier.save never needs: this one was altered, damaged or "
+            "is not ours; save the model again."
+        ) from exc
     try:
         model = serving.get_layer(metadata["model_layer"])
     except ValueError:
         name = metadata["model_layer"]
         problem = f"its model has no layer 'model_layer' {name!r}"
         raise _damaged_metadata_error(path, [problem]) from None
+    _check_against_model(path, metadata, params, serving)
     return model, metadata, params
+
+
+def _saved_params(path, metadata, estimator):
+    """The decoded parameters, each known to ``estimator`` and within its constraints."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    try:
+        params = {name: _decode(value) for name, value in metadata["params"].items()}
+    except Exception as exc:  # anything a tampered value makes decoding raise
+        problem = f"its 'params' cannot be decoded ({_one_line(exc)})"
+        raise _damaged_metadata_error(path, [problem]) from exc
+    unknown = sorted(set(params) - set(estimator._get_param_names()))
+    if "backbone" not in params:  # its default would build another model than the file's
+        raise _damaged_metadata_error(path, ["'params' has no 'backbone'"])
+    if unknown:
+        problem = f"'params' names {unknown}, not parameters of {estimator.__name__}"
+        raise _damaged_metadata_error(path, [problem])
+    try:
+        validate_parameter_constraints(
+            estimator._parameter_constraints, params, caller_name=estimator.__name__
+        )
+    except ValueError as exc:
+        raise _damaged_metadata_error(path, [f"in 'params': {_one_line(exc)}"]) from exc
+    if params.get("batch_size", 1) > MAX_BATCH_SIZE:
+        problem = f"'params' batch_size {params['batch_size']} is over {MAX_BATCH_SIZE}"
+        raise _damaged_metadata_error(path, [problem])
+    return params
+
+
+def _check_against_model(path, metadata, params, serving):
+    """Refuse metadata that does not fit the model: class count, the stage plan's input."""
+    outputs = serving.outputs[0].shape[-1]
+    if outputs != len(metadata["classes"]):
+        problem = (
+            f"'classes' names {len(metadata['classes'])} classes, and the model has "
+            f"{outputs} outputs"
+        )
+        raise _damaged_metadata_error(path, [problem])
+    plan = metadata.get("stage_plan")
+    if plan is not None:
+        rows = params.get("backbone") is None
+        if (plan["frozen_input"] == "rows") != rows:
+            expected = "'rows'" if rows else "not 'rows'"
+            problem = (
+                f"'stage_plan' frozen_input is {plan['frozen_input']!r}, for a model "
+                f"{'without' if rows else 'with'} a backbone ({expected})"
+            )
+            raise _damaged_metadata_error(path, [problem])
 
 
 def export(clf, path, format="tf_saved_model"):

@@ -4,6 +4,7 @@ The only module of the image input that imports TensorFlow, and only inside
 its functions.
 """
 
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,7 +91,8 @@ def images_dataset(images, targets=(), *, feed, batch_size, shuffle_seed=None):
 
     autotune = tf.data.AUTOTUNE
     if images.is_paths:
-        first = tf.data.Dataset.from_tensor_slices(images.data.astype(str))
+        names = np.array([os.fsencode(path) for path in images.data], dtype=object)
+        first = tf.data.Dataset.from_tensor_slices(names)  # bytes: any file name
         first = first.map(_file_reader(feed), num_parallel_calls=autotune)
     else:
         first = tf.data.Dataset.from_tensor_slices(images.data)
@@ -106,7 +108,7 @@ def _file_reader(feed):
 
     def decode(path):
         # float32: 16-bit and DICOM files keep their precision (read_image).
-        return read_file(path.decode(), (height, width), feed.window).astype(np.float32)
+        return read_file(os.fsdecode(path), (height, width), feed.window).astype(np.float32)
 
     def load(path):
         image = tf.numpy_function(decode, [path], tf.float32, stateful=False)

@@ -7,9 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
@@ -22,6 +20,7 @@ from ._keras_utils import (
     inference,
     release_step_functions,
 )
+from ._learning_curve import check_groups
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
 from ._saving import export, read_saved, save, saved_early_stopping
 from ._stages import (
@@ -237,7 +236,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         "cache": [StrOptions({"auto"}), "boolean"],
         "strategy": [StrOptions({"mirrored"}), HasMethods(["scope"]), None],
         "mixed_precision": ["boolean"],
-        "callbacks": [list, None],
+        "callbacks": [list, None],  # of keras.callbacks.Callback: checked in fit
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -318,10 +317,21 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 "vectors. Set augmentation=None."
             )
         check_window(self.window)
+        self._check_callbacks()
         record = backbone_record(self.backbone)
         if record is not None:
             record.check_weights(self.weights)
         return record
+
+    def _check_callbacks(self):
+        import keras
+
+        wrong = [c for c in self.callbacks or [] if not isinstance(c, keras.callbacks.Callback)]
+        if wrong:
+            raise ValueError(
+                f"callbacks must be keras.callbacks.Callback objects, such as "
+                f"keras.callbacks.CSVLogger('log.csv'); got {wrong[0]!r}."
+            )
 
     def _training(self):
         """The parameters the stages use, as one value."""
@@ -423,8 +433,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed, split_seed, shuffle_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
         if groups is not None:
-            groups = column_or_1d(groups)
-            check_consistent_length(y_encoded, groups)
+            groups = check_groups(groups, len(y_encoded))
         self.early_stopping_ = resolve_early_stopping(
             self.early_stopping, y_encoded, self.classes_, self.validation_fraction, groups
         )
@@ -598,7 +607,7 @@ def load_model(path):
     >>> bool(np.allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6))
     True
     """
-    model, metadata, params = read_saved(path)
+    model, metadata, params = read_saved(path, TransferImageClassifier)
     clf = TransferImageClassifier(**params)
     clf.model_ = model
     clf.classes_ = np.asarray(metadata["classes"], dtype=np.dtype(metadata["classes_dtype"]))

@@ -645,7 +645,7 @@ def test_resume_records_are_plain_data_and_keep_no_failure(tmp_path, monkeypatch
     records = sorted((store / "sklearn-vision-fits").iterdir())
     assert len(records) == 5  # the failed fit is not kept
     for record in records:  # plain JSON, nothing that runs code on loading
-        assert set(json.loads(record.read_text())) == {"score", "seconds"}
+        assert set(json.loads(record.read_text())) == {"score", "seconds", "digest"}
     # A rerun tries the failed fit again (the cause is gone) and reuses the others.
     counter.write_text("0")
     again = fast_curve(CountsFits(counter), memory=store, **params).fit(X, y)
