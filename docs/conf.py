@@ -25,6 +25,9 @@ autosummary_generate = True
 templates_path = ["_templates"]
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
+# Straight quotes and double hyphens as typed: "--repeats" and default="auto"
+# must copy as they are, not as an en dash and curly quotes.
+smartquotes = False
 
 # -- HTML ---------------------------------------------------------------------
 
