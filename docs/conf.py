@@ -28,6 +28,45 @@ exclude_patterns = ["_build"]
 # Straight quotes and double hyphens as typed: "--repeats" and default="auto"
 # must copy as they are, not as an en dash and curly quotes.
 smartquotes = False
+# The page contents of an API page list `fit()`, not
+# `LearningCurveEstimator.fit()`, which the right sidebar cut off.
+toc_object_entries_show_parents = "hide"
+
+# The user guide pages that explain each public name: a "User guide" line at
+# the top of its API page (docs/_templates/autosummary/).
+_USER_GUIDE = {
+    "TransferImageClassifier": ("train_a_classifier", "choosing_a_backbone"),
+    "BackboneFeatures": ("choosing_a_backbone", "augmentation_and_cache"),
+    "LearningCurveEstimator": ("learning_curve", "read_an_extrapolation"),
+    "PowerLawRegressor": ("read_an_extrapolation", "methods"),
+    "load_model": ("save_and_serve",),
+    "LearningCurveExtrapolationDisplay": ("learning_curve", "read_an_extrapolation"),
+    "TrainingHistoryDisplay": ("train_a_classifier",),
+    "LearningCurveWarning": ("read_an_extrapolation",),
+    "FeatureCache": ("augmentation_and_cache",),
+    "feature_cache_context": ("augmentation_and_cache",),
+    "get_feature_cache": ("augmentation_and_cache",),
+    "set_feature_cache": ("augmentation_and_cache", "scaling_out"),
+    "load_image_csv": ("medical_images",),
+    "load_image_folder": ("image_folders", "medical_images"),
+    "read_image": ("image_folders", "medical_images"),
+    "datasets.load_digits_images": ("getting_started",),
+    "datasets.make_patient_digits": ("medical_images",),
+}
+autosummary_context = {
+    "user_guide": {f"sklearn_vision.{name}": pages for name, pages in _USER_GUIDE.items()},
+    # Methods scikit-learn adds to every estimator that the API pages leave
+    # out: the metadata-routing requests and set_output.
+    "skipped_methods": [
+        "set_fit_request",
+        "set_score_request",
+        "set_predict_request",
+        "set_transform_request",
+        "set_inverse_transform_request",
+        "set_predict_proba_request",
+        "set_output",
+    ],
+}
 
 # -- HTML ---------------------------------------------------------------------
 
@@ -137,3 +176,29 @@ rst_epilog = f"""
 .. |backbone_names| replace:: {_BACKBONE_NAMES}
 .. |citation_year| replace:: {_YEAR}
 """
+
+# -- Build hooks ----------------------------------------------------------------
+
+# The labels of scikit-learn's docs that the docstrings of inherited methods
+# (score, get_metadata_routing) refer to. The web inventory resolves them; the
+# local copy of an offline build has no labels, so they are resolved here.
+_SKLEARN_LABELS = {
+    "accuracy_score": "modules/model_evaluation.html#accuracy-score",
+    "metadata_routing": "metadata_routing.html#metadata-routing",
+    "r2_score": "modules/model_evaluation.html#r2-score",
+}
+
+
+def _resolve_sklearn_label(app, env, node, contnode):
+    if node.get("reftype") != "ref" or node.get("reftarget") not in _SKLEARN_LABELS:
+        return None
+    from docutils import nodes
+
+    uri = f"{_INTERSPHINX['sklearn']}/{_SKLEARN_LABELS[node['reftarget']]}"
+    reference = nodes.reference("", "", internal=False, refuri=uri)
+    reference += contnode
+    return reference
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_sklearn_label, priority=900)
