@@ -83,7 +83,8 @@ html_theme_options = {
     # A search icon instead of the wide search field leaves the header room
     # for its links at 1024 px.
     "navbar_persistent": ["search-button"],
-    # Four links, the rest under "More": one row of header from 1024 px on.
+    # Getting started, User guide, API reference and Gallery (docs/index.rst's
+    # order), the rest under "More": one row of header from 1024 px on.
     "header_links_before_dropdown": 4,
     # The page's own sections: on the right beside section navigation (API
     # reference, gallery), in the left sidebar on pages without subpages.
