@@ -165,6 +165,9 @@ sphinx_gallery_conf = {
     "within_subsection_order": _gallery_order().index,
     "doc_module": ("sklearn_vision",),
     "backreferences_dir": "generated/backreferences",
+    # Hide the `# sphinx_gallery_...` lines from the code shown: the
+    # thumbnails (docs/_static/thumb_*.png) of the examples not run.
+    "remove_config_comments": True,
 }
 
 # -- Substitutions --------------------------------------------------------------
@@ -243,8 +246,19 @@ def _remove(paths):
         path.unlink(missing_ok=True)
 
 
+# Formatter directives that keep the examples' hand-aligned calls as written;
+# the gallery's pages show the code without them.
+_FORMATTER_COMMENT = re.compile(r"[ \t]+# fmt: (skip|off|on)[ \t]*$", re.MULTILINE)
+
+
+def _strip_formatter_comments(app, docname, source):
+    if docname.startswith("auto_examples/"):
+        source[0] = _FORMATTER_COMMENT.sub("", source[0])
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_sklearn_label, priority=900)
     # After sphinx-gallery's own builder-inited, which writes the example pages
     # (and runs the examples when plot_gallery is on).
     app.connect("builder-inited", _write_figure_placeholders, priority=900)
+    app.connect("source-read", _strip_formatter_comments)
