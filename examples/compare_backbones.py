@@ -24,6 +24,8 @@ with one subfolder per class. The command line does the same::
         --no-fine-tune --target 0.9 --plot backbones.png --json backbones.json
 """
 
+# sphinx_gallery_thumbnail_path = "_static/thumb_compare_backbones.png"
+
 import sys
 
 import matplotlib.pyplot as plt

@@ -19,6 +19,8 @@ default --plot curve.png``.
 Run it as ``python real_weights_transfer.py photos/``.
 """
 
+# sphinx_gallery_thumbnail_path = "_static/thumb_real_weights_transfer.png"
+
 import sys
 
 import matplotlib.pyplot as plt
