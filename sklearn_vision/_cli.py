@@ -319,7 +319,7 @@ def _model_arguments(parser):
     group.add_argument(
         "--backbone",
         type=_backbones,
-        metavar="NAME",
+        metavar="NAME[=WEIGHTS]",
         help="keras.applications backbone or small_cnn, one of: "
         f"{', '.join(sorted(BACKBONES))}; or, with KerasHub installed, a KerasHub preset "
         "name (dinov2_small, siglip2_base_patch16_224, ...), handle or local preset "
@@ -736,7 +736,7 @@ def _scoring(name, labels):
         words = f"{'recall' if kind == 'recall' else 'F1'} of {label}"
         return _Scoring(name, words, make_scorer(metric, **average, zero_division=0.0))
     if name == "f1":  # no class is the positive one: the mean over the classes
-        scorer = make_scorer(f1_score, average="macro", zero_division=0.0)
+        scorer = make_scorer(f1_score, average="macro", pos_label=None, zero_division=0.0)
         return _Scoring("f1_macro", "macro F1", scorer)
     if name == "roc_auc" and len(classes) > 2:
         return _Scoring("roc_auc_ovr", "ROC AUC (one-vs-rest)", "roc_auc_ovr")
@@ -790,10 +790,10 @@ def _sample_size(args):
         _check_output(args.plot, "--plot", _plot_suffixes())
     _check_output(args.json, "--json", (".json",))
     _check_cache_dir(args.cache_dir)
-    classifiers = _classifiers(args)
     X, labels, groups, description, skipped = _load(args)
     _check_classes(labels, "a learning curve")
     scoring = _scoring(args.scoring, labels)
+    classifiers = _classifiers(args)
     if args.cache_dir is not None:
         from ._cache import set_feature_cache
 
@@ -1032,9 +1032,9 @@ def _answer(lce, target, needed, needed_range, scoring):
         )
     if lce.flat_at_chance():
         return (
-            f"{scoring.title} {target:g} cannot be read from this curve: it is flat at chance level "
-            f"({lce.chance_score_:.3f}), the model has not started to learn. Check the labels "
-            "and the model, or add images."
+            f"{scoring.title} {target:g} cannot be read from this curve: it is flat at chance "
+            f"level ({lce.chance_score_:.3f}), the model has not started to learn. Check the "
+            "labels and the model, or add images."
         )
     if math.isinf(low):
         return (

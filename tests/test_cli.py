@@ -373,6 +373,11 @@ def test_sample_size_compares_backbones(folder, tmp_path, capsys):
     assert "Unknown backbone 'no_such_net'" in capsys.readouterr().err
 
 
+def errors(stderr):
+    """The lines of ``stderr`` but the folder's unreadable files, listed as it is read."""
+    return [line for line in stderr.splitlines() if not line.startswith("  skipped ")]
+
+
 def test_sample_size_scoring_names_the_score(folder, tmp_path, capsys):
     record = tmp_path / "record.json"
     args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24"]
@@ -398,15 +403,20 @@ def test_sample_size_scoring_names_the_score(folder, tmp_path, capsys):
     answers = ("Recall of digit_1 0.2 already reached", "Images needed for recall of digit_1 0.2")
     assert any(answer in out for answer in answers), out
 
+    # F1 of two classes: the mean of both, no class taken as the positive one.
+    assert main([*args, "--classes", "digit_0,digit_1", "--scoring", "f1"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(record.read_text())["scoring"] == "f1_macro"
+    assert "Held-out macro F1 of the fits at each size:" in out
+
 
 def test_scoring_errors_come_before_any_fit(folder, capsys):
     args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24", "-q"]
     assert main([*args, "--scoring", "recall:digit_7"]) == 1
     captured = capsys.readouterr()
-    # The folder's unreadable files listed, then one line: the classes are those read.
-    error = captured.err.splitlines()[-1]
-    assert "skipped" in captured.err and error.startswith("sklearn-vision sample-size: error:")
-    assert "--scoring recall:digit_7: no class 'digit_7'" in error
+    [error] = errors(captured.err)  # the classes are known once the folder is read
+    assert error.startswith("sklearn-vision sample-size: error: --scoring recall:digit_7: ")
+    assert "no class 'digit_7' in the data" in error
     assert "digit_0, digit_1, digit_2" in error
     assert "Model:" not in captured.out
     with pytest.raises(SystemExit) as exit_info:
@@ -421,8 +431,10 @@ def test_every_backbone_is_checked_before_the_first_study(folder, capsys):
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "== small_cnn ==" not in captured.out and "Model:" not in captured.out
-    assert captured.err.count("\n") == 1, captured.err
-    assert "--backbone mobilenet_v2=missing.h5: no such file" in captured.err
+    assert errors(captured.err) == [
+        "sklearn-vision sample-size: error: --backbone mobilenet_v2=missing.h5: no such file "
+        "(use imagenet, none or a path)"
+    ]
     with pytest.raises(SystemExit) as exit_info:
         main(["sample-size", "--backbone", "small_cnn,mobilenet_v2="])
     assert exit_info.value.code == 2
@@ -437,9 +449,10 @@ def test_weights_per_backbone(folder, tmp_path, capsys, mobilenet_v2_weights):
     both = ["sample-size", str(folder), "--backbone", "mobilenet_v2,small_cnn"]
     assert main([*both, "--weights", weights, *common]) == 1
     captured = capsys.readouterr()
-    assert "== mobilenet_v2 ==" not in captured.out and captured.err.count("\n") == 1
-    assert f"--weights {weights}: backbone='small_cnn' is trained from scratch" in captured.err
-    assert "--backbone mobilenet_v2=W.h5,small_cnn" in captured.err
+    assert "== mobilenet_v2 ==" not in captured.out and "Model:" not in captured.out
+    [error] = errors(captured.err)
+    assert f"--weights {weights}: backbone='small_cnn' is trained from scratch" in error
+    assert "--backbone mobilenet_v2=W.h5,small_cnn" in error
 
     record = tmp_path / "both.json"
     own = ["sample-size", str(folder), "--backbone", f"mobilenet_v2={weights},small_cnn"]
