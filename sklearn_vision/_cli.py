@@ -636,7 +636,7 @@ def _classifier(args):
         record.check_weights(weights)
     except ValueError as exc:
         raise CommandError(
-            f"{given}: {exc} On the command line: {backbone}=none, or weights per "
+            f"{given}: {exc} On the command line: --weights none, or weights per "
             f"backbone such as --backbone mobilenet_v2=W.h5,{backbone}"
         ) from None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
