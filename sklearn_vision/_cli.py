@@ -19,6 +19,7 @@ import re
 import sys
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -133,7 +134,25 @@ def _parser():
     )
     _data_arguments(sample_size)
     sample_size.add_argument(
-        "--target", type=_fraction, default=0.95, help="target accuracy (default: 0.95)"
+        "--scoring",
+        type=_scoring_name,
+        default="accuracy",
+        metavar="SCORE",
+        help="what the learning curve measures, with scikit-learn's scorers: accuracy; "
+        "balanced_accuracy (the mean of the recalls of the classes); roc_auc (from the "
+        "predicted probabilities; with more than two classes, one-vs-rest, the mean over "
+        "the classes: roc_auc_ovr); f1 (the mean F1 of the classes, macro, two classes "
+        "included); recall:CLASS (the sensitivity of CLASS: the share of its held-out "
+        "images labelled CLASS, such as recall:pneumonia); f1:CLASS (the F1 of CLASS). "
+        "The noise of the held-out images is bounded below by the binomial for accuracy "
+        "and balanced_accuracy only; for roc_auc, f1 and recall:CLASS it is estimated "
+        "from the spread of the repeats only (default: accuracy)",
+    )
+    sample_size.add_argument(
+        "--target",
+        type=_fraction,
+        default=0.95,
+        help="the --scoring score to reach, such as 0.9 (default: 0.95)",
     )
     _model_arguments(sample_size)
     sample_size.add_argument(
@@ -302,16 +321,20 @@ def _model_arguments(parser):
     group.add_argument(
         "--backbone",
         type=_backbones,
-        metavar="NAME",
+        metavar="NAME[=WEIGHTS]",
         help="keras.applications backbone or small_cnn, one of: "
         f"{', '.join(sorted(BACKBONES))}; or, with KerasHub installed, a KerasHub preset "
         "name (dinov2_small, siglip2_base_patch16_224, ...), handle or local preset "
-        "directory; sample-size compares several, given as NAME,NAME "
-        "(default: mobilenet_v2; small_cnn on the bundled data)",
+        "directory; sample-size compares several, given as NAME,NAME; NAME=WEIGHTS gives "
+        "one its own weights (imagenet, none or a weights file), such as "
+        "mobilenet_v2=dogs.weights.h5,small_cnn. Every backbone is built with its "
+        "weights before the first study runs (default: mobilenet_v2; small_cnn on the "
+        "bundled data)",
     )
     group.add_argument(
         "--weights",
-        help="imagenet, none, or a weights file (default: imagenet; none for small_cnn)",
+        help="imagenet, none, or a weights file, for every --backbone not given "
+        "NAME=WEIGHTS (default: imagenet; none for small_cnn)",
     )
     group.add_argument(
         "--image-size",
@@ -374,19 +397,43 @@ def _comma_separated(text):
 
 
 def _backbones(text):
+    """The (name, weights) of each NAME or NAME=WEIGHTS item; weights None for NAME alone."""
     from ._backbones import backbone_record
 
-    names = _comma_separated(text)
-    if not names:
-        raise argparse.ArgumentTypeError(f"no backbone named in {text!r}")
-    for name in names:
+    backbones = []
+    for item in _comma_separated(text):
+        name, equals, weights = (part.strip() for part in item.partition("="))
+        if equals and not (name and weights):
+            raise argparse.ArgumentTypeError(
+                f"expected NAME or NAME=WEIGHTS (such as mobilenet_v2=dogs.weights.h5), "
+                f"got {item!r}"
+            )
         try:
             backbone_record(name)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+        backbones.append((name, weights or None))
+    if not backbones:
+        raise argparse.ArgumentTypeError(f"no backbone named in {text!r}")
+    names = [name for name, _ in backbones]
     if len(set(names)) < len(names):
         raise argparse.ArgumentTypeError(f"a backbone is named twice: {text!r}")
-    return names
+    return backbones
+
+
+# --scoring: scikit-learn scorer names, and those of one class (NAME:CLASS).
+_SCORINGS = ("accuracy", "balanced_accuracy", "roc_auc", "f1")
+_CLASS_SCORINGS = ("recall", "f1")
+
+
+def _scoring_name(text):
+    """A --scoring value, as given: its class, if any, is checked once the labels are read."""
+    name, colon, label = text.partition(":")
+    if (text in _SCORINGS) or (colon and name in _CLASS_SCORINGS and label):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected {', '.join(_SCORINGS)}, recall:CLASS or f1:CLASS, got {text!r}"
+    )
 
 
 def _names(text):
@@ -582,16 +629,25 @@ def _groups_from_names(filenames, pattern):
 
 
 def _classifier(args):
-    """The TransferImageClassifier the options describe."""
+    """The TransferImageClassifier the options describe (the first --backbone's)."""
     from ._backbones import backbone_record
     from ._transfer import TransferImageClassifier
 
     bundled = args.folder is None and args.csv is None
-    backbone = (args.backbone or [_default_backbone(args)])[0]
-    weights = args.weights or ("imagenet" if backbone_record(backbone).pretrained else "none")
+    backbone, own_weights = (args.backbone or [(_default_backbone(args), None)])[0]
+    record = backbone_record(backbone)
+    weights = own_weights or args.weights or ("imagenet" if record.pretrained else "none")
+    given = f"--backbone {backbone}={weights}" if own_weights else f"--weights {weights}"
     weights = None if weights.lower() == "none" else weights
+    try:
+        record.check_weights(weights)
+    except ValueError as exc:
+        raise CommandError(
+            f"{given}: {exc} On the command line: --weights none, or weights per "
+            f"backbone such as --backbone mobilenet_v2=W.h5,{backbone}"
+        ) from None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
-        raise CommandError(f"--weights {weights}: no such file (use imagenet, none or a path)")
+        raise CommandError(f"{given}: no such file (use imagenet, none or a path)")
     # The bundled 8x8 digits at 32 pixels; KerasHub backbones at their own size.
     image_size = args.image_size or (32 if bundled and backbone in BACKBONES else None)
     defaults = (
@@ -624,7 +680,7 @@ def _classifier(args):
 
 
 def _check_weights(clf):
-    """Build the backbone once: a missing weights file fails now, not after an hour."""
+    """Build the backbone once: weights that cannot be had or read fail now, not after an hour."""
     from ._backbones import backbone_record
 
     if clf.weights is None:
@@ -636,8 +692,63 @@ def _check_weights(clf):
     except OSError as exc:
         raise CommandError(
             f"{exc} On the command line: --weights none trains from random weights, "
-            "--weights PATH reads a weights file."
+            "--weights PATH reads a weights file, --backbone NAME=PATH one backbone's."
         ) from None
+    except ValueError as exc:
+        if clf.weights == "imagenet":
+            raise
+        # A file of another network's weights: Keras says which layer, at length.
+        first = str(exc).strip().splitlines()[0]
+        raise CommandError(
+            f"backbone {clf.backbone!r}: the weights {clf.weights} do not load into it "
+            f"({first}); give the weights file saved from this backbone"
+        ) from None
+
+
+class _Scoring(NamedTuple):
+    """A --scoring resolved: ``name`` for the record, ``words`` for sentences, ``scorer``."""
+
+    name: str
+    words: str
+    scorer: object
+
+    @property
+    def title(self):
+        """The words at the start of a sentence."""
+        return self.words[0].upper() + self.words[1:]
+
+
+def _scoring(name, labels):
+    """What ``--scoring name`` measures on ``labels``: its record name, its words, its scorer.
+
+    The scorer is scikit-learn's, by name where one fits: a proportion keeps its
+    name, so that the learning curve bounds its noise below by the binomial.
+    """
+    from sklearn.metrics import f1_score, make_scorer, recall_score
+
+    classes = np.unique(labels)
+    kind, _, label = name.partition(":")
+    if label:
+        if label not in classes:
+            raise CommandError(
+                f"--scoring {name}: no class {label!r} in the data; give one of its "
+                f"classes: {', '.join(map(str, classes))}"
+            )
+        # Of one class: the positive class with two, the one class scored with more.
+        # (zero_division: a fit that never predicts the class scores 0, silently.)
+        metric = {"recall": recall_score, "f1": f1_score}[kind]
+        average = {"pos_label": label, "average": "binary"}
+        if len(classes) > 2:
+            average = {"labels": [label], "average": "macro"}
+        words = f"{'recall' if kind == 'recall' else 'F1'} of {label}"
+        return _Scoring(name, words, make_scorer(metric, **average, zero_division=0.0))
+    if name == "f1":  # no class is the positive one: the mean over the classes
+        scorer = make_scorer(f1_score, average="macro", pos_label=None, zero_division=0.0)
+        return _Scoring("f1_macro", "macro F1", scorer)
+    if name == "roc_auc" and len(classes) > 2:
+        return _Scoring("roc_auc_ovr", "ROC AUC (one-vs-rest)", "roc_auc_ovr")
+    words = {"roc_auc": "ROC AUC"}.get(name, name.replace("_", " "))
+    return _Scoring(name, words, name)
 
 
 def _describe(clf):
@@ -688,46 +799,66 @@ def _sample_size(args):
     _check_cache_dir(args.cache_dir)
     X, labels, groups, description, skipped = _load(args)
     _check_classes(labels, "a learning curve")
+    scoring = _scoring(args.scoring, labels)
+    classifiers = _classifiers(args)
     if args.cache_dir is not None:
         from ._cache import set_feature_cache
 
         set_feature_cache(location=args.cache_dir)  # in DIR/sklearn-vision-features
     print(f"Data:  {description}")
     print(f"Device: {_device()}")
-    backbones = args.backbone or [_default_backbone(args)]
     studies = {}
-    for backbone in backbones:
-        if len(backbones) > 1:
+    for backbone, clf in classifiers.items():
+        if len(classifiers) > 1:
             print(f"\n== {backbone} ==")
-        one = argparse.Namespace(**{**vars(args), "backbone": [backbone]})
-        studies[backbone] = _study(one, X, labels, groups)
+        studies[backbone] = _study(args, clf, scoring, X, labels, groups)
     if len(studies) > 1:
-        print("\n" + _summary(studies, args.target))
+        print("\n" + _summary(studies, args.target, scoring))
     if args.json:
         extra = {"data": description, "skipped": [{"path": p, "reason": r} for p, r in skipped]}
         if len(studies) == 1:
             record = {**next(iter(studies.values()))["record"], **extra}
         else:
             backbones = {name: study["record"] for name, study in studies.items()}
-            record = {"backbones": backbones, "target": args.target, **extra}
+            record = {
+                "backbones": backbones,
+                "scoring": scoring.name,
+                "target": args.target,
+                **extra,
+            }
         with open(args.json, "w") as file:
             json.dump(record, file, indent=2)
         print(f"Record written to {args.json}")
     if args.plot:  # after the record: a failing plot loses nothing
-        _plot({name: study["lce"] for name, study in studies.items()}, args.target, args.plot)
+        estimators = {name: study["lce"] for name, study in studies.items()}
+        _plot(estimators, args.target, scoring.title, args.plot)
         print(f"Plot written to {args.plot}")
     return 0
 
 
-def _study(args, X, labels, groups):
-    """One backbone's learning curve, printed; its estimator and JSON-ready record."""
+def _classifiers(args):
+    """The classifier of each --backbone by name, every one built with its weights first.
+
+    A comparison checks all its backbones before the first study: a bad weights
+    file for the last fails in seconds, not after the others' studies.
+    """
+    classifiers = {}
+    for backbone in args.backbone or [(_default_backbone(args), None)]:
+        clf = _classifier(argparse.Namespace(**{**vars(args), "backbone": [backbone]}))
+        _check_weights(clf)
+        classifiers[clf.backbone] = clf
+    return classifiers
+
+
+def _study(args, clf, scoring, X, labels, groups):
+    """One classifier's learning curve, printed; its estimator and JSON-ready record."""
     from ._learning_curve import LearningCurveEstimator
 
-    clf = _classifier(args)
     lce = LearningCurveEstimator(
         clf,
         train_sizes=args.train_sizes or _default_train_sizes(args),
         n_repeats=args.repeats,
+        scoring=scoring.scorer,
         test_size=args.test_size,
         cv=args.cv,
         n_jobs=args.n_jobs,
@@ -735,22 +866,22 @@ def _study(args, X, labels, groups):
         verbose=int(not args.quiet),
         memory=args.cache_dir,  # fits in DIR/sklearn-vision-fits
     )
-    _check_weights(clf)
     print(f"Model: {_describe(clf)}")
     start = time.perf_counter()
     lce.fit(X, labels, groups=groups)
     seconds = time.perf_counter() - start
     print(f"Learning curve: {_describe_protocol(lce)}; {seconds:.0f} s\n")
-    record = _report(lce, args.target)
+    record = _report(lce, args.target, scoring)
     record.update(
         model=_describe(clf),
+        weights=clf.weights,
         parameters={k: v for k, v in clf.get_params().items() if _is_json(v)},
         seconds=seconds,
     )
     return {"lce": lce, "record": record}
 
 
-def _summary(studies, target):
+def _summary(studies, target, scoring):
     """One line comparing the backbones: the images each needs for the target, as a range."""
 
     def needed(record):
@@ -761,7 +892,8 @@ def _summary(studies, target):
         about = "" if value is None else f"about {value:,.0f}, "
         return f"{about}{span['low']:,.0f} to {high}"
 
-    return f"Images needed for accuracy {target:g} ({RANGE:.0%} range; ? unbounded): " + "; ".join(
+    head = f"Images needed for {scoring.words} {target:g} ({RANGE:.0%} range; ? unbounded): "
+    return head + "; ".join(
         f"{name} {needed(study['record'])}" for name, study in studies.items()
     )
 
@@ -793,10 +925,10 @@ def _describe_protocol(lce):
     return f"{n_sizes} sizes x {n_fits} fits over the folds, every image scored at each size"
 
 
-def _report(lce, target):
+def _report(lce, target, scoring):
     """Print the table and the answers; return them as a JSON-ready dict."""
-    _print_table(lce)
-    _print_refit(lce)
+    _print_table(lce, scoring)
+    _print_refit(lce, scoring)
     curve, n = lce.curve_, lce.n_train_
     weights = curve.curve_weights_
     described = ", ".join(f"{name} {weight:.2f}" for name, weight in weights.items())
@@ -816,12 +948,13 @@ def _report(lce, target):
         needed = float(lce.samples_needed(target)[0])
         low, high = (float(end[0]) for end in lce.samples_needed_interval(target, RANGE))
         next_round = lce.next_round_size(target, RANGE)
-    print(_answer(lce, target, needed, (low, high)))
+    print(_answer(lce, target, needed, (low, high), scoring))
     plan = _next_round(lce, target, next_round)
     if plan:
         print(plan["text"])
     groups = getattr(lce, "n_train_groups_", None)
     return {
+        "scoring": scoring.name,
         "train_sizes": lce.train_sizes_.tolist(),
         "scores": lce.scores_.tolist(),
         "protocol": _describe_protocol(lce),
@@ -856,13 +989,14 @@ def _report(lce, target):
     }
 
 
-def _print_table(lce):
+def _print_table(lce, scoring):
     """The measured scores per size, with the curve and its interval there."""
     sizes = lce.train_sizes_
     low, high = lce.score_interval(sizes)
     fitted = lce.predict_score(sizes)
     groups = getattr(lce, "n_train_groups_", None)
     predictions = lce.test_sizes_.sum(axis=1)
+    print(f"Held-out {scoring.words} of the fits at each size:")
     print(
         f"{'images':>8}  "
         + (f"{'groups':>6}  " if groups is not None else "")
@@ -879,8 +1013,8 @@ def _print_table(lce):
     print("(scored: the held-out predictions each mean averages)")
 
 
-def _print_refit(lce):
-    """The model trained on the most images, and its held-out accuracy when it has one."""
+def _print_refit(lce, scoring):
+    """The model trained on the most images, and its held-out score when it has one."""
     test_score = getattr(lce, "test_score_", None)
     if test_score is None:
         print(f"\nModel trained on all {lce.n_scored_} images (no held-out split with --cv)")
@@ -888,11 +1022,11 @@ def _print_refit(lce):
         # The refit's held-out images are those of the first fit's split.
         print(
             f"\nModel trained on {lce.n_train_} images, scored on {lce.test_sizes_[0][0]} "
-            f"held-out images: accuracy {test_score:.3f}"
+            f"held-out images: {scoring.words} {test_score:.3f}"
         )
 
 
-def _answer(lce, target, needed, needed_range):
+def _answer(lce, target, needed, needed_range, scoring):
     """The answer in words: measured, or a range of images, or not reached."""
     means = np.nanmean(lce.scores_, axis=1)  # a failed fit scores NaN
     reached = np.flatnonzero(means >= target)
@@ -900,21 +1034,21 @@ def _answer(lce, target, needed, needed_range):
     if len(reached):
         first = reached[0]
         return (
-            f"Accuracy {target:g} already reached at {lce.train_sizes_[first]} images "
+            f"{scoring.title} {target:g} already reached at {lce.train_sizes_[first]} images "
             f"(measured: mean {means[first]:.3f})."
         )
     if lce.flat_at_chance():
         return (
-            f"Accuracy {target:g} cannot be read from this curve: it is flat at chance level "
-            f"({lce.chance_score_:.3f}), the model has not started to learn. Check the labels "
-            "and the model, or add images."
+            f"{scoring.title} {target:g} cannot be read from this curve: it is flat at chance "
+            f"level ({lce.chance_score_:.3f}), the model has not started to learn. Check the "
+            "labels and the model, or add images."
         )
     if math.isinf(low):
         return (
-            f"Accuracy {target:g} is not reached: even the optimistic end of the curve's "
+            f"{scoring.title} {target:g} is not reached: even the optimistic end of the curve's "
             f"range stays below it (the curve levels off at {float(lce.curve_.asymptote_):.3f})."
         )
-    head = f"Images needed for accuracy {target:g}: "
+    head = f"Images needed for {scoring.words} {target:g}: "
     percent = f"{RANGE:.0%} range"
     if math.isfinite(high):
         if math.isinf(needed):
@@ -1032,7 +1166,7 @@ def _require_matplotlib():
         raise CommandError("--plot needs matplotlib: pip install 'sklearn-vision[plot]'") from None
 
 
-def _plot(estimators, target, path):
+def _plot(estimators, target, score_name, path):
     """The learning curves of ``estimators`` (name: fitted estimator) on one figure."""
     import matplotlib
 
@@ -1044,7 +1178,11 @@ def _plot(estimators, target, path):
     ax = None
     for name, lce in estimators.items():
         display = LearningCurveExtrapolationDisplay.from_estimator(
-            lce, target=target, name=name if len(estimators) > 1 else None, ax=ax
+            lce,
+            target=target,
+            score_name=score_name,
+            name=name if len(estimators) > 1 else None,
+            ax=ax,
         )
         ax = display.ax_
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")

@@ -371,3 +371,96 @@ def test_sample_size_compares_backbones(folder, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["sample-size", "--backbone", "small_cnn,no_such_net"])
     assert "Unknown backbone 'no_such_net'" in capsys.readouterr().err
+
+
+def errors(stderr):
+    """The lines of ``stderr`` but the folder's unreadable files, listed as it is read."""
+    return [line for line in stderr.splitlines() if not line.startswith("  skipped ")]
+
+
+def test_sample_size_scoring_names_the_score(folder, tmp_path, capsys):
+    record = tmp_path / "record.json"
+    args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24"]
+    args += ["--repeats", "2", "--epochs", "1", "--target", "0.2", "-q", "--json", str(record)]
+    assert main([*args, "--scoring", "balanced_accuracy"]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads(record.read_text())
+    assert saved["scoring"] == "balanced_accuracy"
+    # A model that ignores the images scores 1/3 of balanced accuracy on 3 classes.
+    assert saved["chance_score"] == pytest.approx(1 / 3)
+    assert "Held-out balanced accuracy of the fits at each size:\n  images " in out
+    assert "held-out images: balanced accuracy " in out
+    answers = ("Balanced accuracy 0.2 already reached", "Images needed for balanced accuracy 0.2")
+    assert any(answer in out for answer in answers), out
+
+    # The sensitivity of one class, of two: never predicting it scores 0 (accuracy 0.525).
+    binary = ["--classes", "digit_0,digit_1", "--scoring", "recall:digit_1"]
+    assert main([*args, *binary]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads(record.read_text())
+    assert saved["scoring"] == "recall:digit_1" and saved["chance_score"] == 0.0
+    assert "Held-out recall of digit_1 of the fits at each size:" in out
+    answers = ("Recall of digit_1 0.2 already reached", "Images needed for recall of digit_1 0.2")
+    assert any(answer in out for answer in answers), out
+
+    # F1 of two classes: the mean of both, no class taken as the positive one.
+    assert main([*args, "--classes", "digit_0,digit_1", "--scoring", "f1"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(record.read_text())["scoring"] == "f1_macro"
+    assert "Held-out macro F1 of the fits at each size:" in out
+
+
+def test_scoring_errors_come_before_any_fit(folder, capsys):
+    args = ["sample-size", str(folder), *FROM_SCRATCH, "--train-sizes", "6,12,24", "-q"]
+    assert main([*args, "--scoring", "recall:digit_7"]) == 1
+    captured = capsys.readouterr()
+    [error] = errors(captured.err)  # the classes are known once the folder is read
+    assert error.startswith("sklearn-vision sample-size: error: --scoring recall:digit_7: ")
+    assert "no class 'digit_7' in the data" in error
+    assert "digit_0, digit_1, digit_2" in error
+    assert "Model:" not in captured.out
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--scoring", "precision"])
+    assert exit_info.value.code == 2
+    assert "recall:CLASS" in capsys.readouterr().err
+
+
+def test_every_backbone_is_checked_before_the_first_study(folder, capsys):
+    args = ["sample-size", str(folder), "--backbone", "small_cnn,mobilenet_v2=missing.h5"]
+    args += ["--image-size", "32", "--train-sizes", "6,12,24", "-q"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "== small_cnn ==" not in captured.out and "Model:" not in captured.out
+    assert errors(captured.err) == [
+        "sklearn-vision sample-size: error: --backbone mobilenet_v2=missing.h5: no such file "
+        "(use imagenet, none or a path)"
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample-size", "--backbone", "small_cnn,mobilenet_v2="])
+    assert exit_info.value.code == 2
+    assert "expected NAME or NAME=WEIGHTS" in capsys.readouterr().err
+
+
+def test_weights_per_backbone(folder, tmp_path, capsys, mobilenet_v2_weights):
+    weights = str(mobilenet_v2_weights)
+    common = ["--image-size", "32", "--epochs", "1", "--no-fine-tune", "--target", "0.5"]
+    common += ["--train-sizes", "6,12,24", "--repeats", "2", "-q"]
+    # --weights is every backbone's: small_cnn refuses it before MobileNetV2's study.
+    both = ["sample-size", str(folder), "--backbone", "mobilenet_v2,small_cnn"]
+    assert main([*both, "--weights", weights, *common]) == 1
+    captured = capsys.readouterr()
+    assert "== mobilenet_v2 ==" not in captured.out and "Model:" not in captured.out
+    [error] = errors(captured.err)
+    assert f"--weights {weights}: backbone='small_cnn' is trained from scratch" in error
+    assert "--backbone mobilenet_v2=W.h5,small_cnn" in error
+
+    record = tmp_path / "both.json"
+    own = ["sample-size", str(folder), "--backbone", f"mobilenet_v2={weights},small_cnn"]
+    assert main([*own, *common, "--json", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert f"TransferImageClassifier('mobilenet_v2'), weights from {weights}, " in out
+    assert "TransferImageClassifier('small_cnn'), no pretrained weights, " in out
+    saved = json.loads(record.read_text())
+    assert saved["scoring"] == "accuracy"
+    assert saved["backbones"]["mobilenet_v2"]["weights"] == weights
+    assert saved["backbones"]["small_cnn"]["weights"] is None
