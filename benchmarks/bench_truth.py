@@ -7,9 +7,10 @@ image through the backbone once), and a logistic regression on its pooled featur
 the frozen stage's linear head.
 
 - The truth: five folds of whole patients, each held out in turn; at each size up
-  to 4,000 images, a model trained on a class-balanced subsample of whole patients
-  of the other folds, scored on it, so every image is scored at every size; made
-  monotone in the size (isotonic).
+  to 4,000 images, a model trained on a subsample of whole patients of the other
+  folds in the classes' own proportions (26% normal: what collecting more images
+  gives), scored on it, so every image is scored at every size; made monotone in
+  the size (isotonic).
 - Pilots: ``--pilots`` draws each of 150, 300 and 600 images, by whole patients,
   each run through ``LearningCurveEstimator`` as
   ``sklearn-vision sample-size`` runs it (sizes of 5% to 100% of the training
@@ -66,14 +67,15 @@ def truth_curve(X, y, patients, rng, n_folds=5):
     """Mean held-out accuracy at each truth size over every patient, made monotone.
 
     Each of ``n_folds`` folds of whole patients held out in turn; at each size
-    a model trained on a class-balanced subsample of whole patients of the
-    other folds, scored on it: every image scored at every size.
+    a model trained on a subsample of whole patients of the other folds, in
+    the classes' own proportions (what collecting more images gives), scored
+    on it: every image scored at every size.
     """
     folds = shuffled_folds(y, patients, n_folds, True, rng.randint(2**31 - 1))
     means = []
     for size in TRUTH_SIZES:
         scores = [
-            accuracy(X, y, train[group_subsample(y[train], patients[train], size, "balanced", rng)],
+            accuracy(X, y, train[group_subsample(y[train], patients[train], size, "stratified", rng)],
                      test)
             for train, test in folds
         ]

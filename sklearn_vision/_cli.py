@@ -1054,14 +1054,15 @@ def _answer(lce, target, needed, needed_range, scoring):
         if math.isinf(needed):
             return head + f"{low:,.0f} to {high:,.0f} ({percent})."
         return head + f"about {needed:,.0f} ({percent}: {low:,.0f} to {high:,.0f})."
-    estimate = (
-        f"the curve levels off at {float(lce.curve_.asymptote_):.3f}, below it, and "
-        if math.isinf(needed)
-        else f"about {needed:,.0f}; "
-    )
-    return (
-        head + f"at least {low:,.0f} ({percent}): {estimate}the measurements cannot bound "
-        "it above yet."
+    if math.isinf(needed):
+        return head + (
+            f"at least {low:,.0f} ({percent}); the curve levels off at "
+            f"{float(lce.curve_.asymptote_):.3f}, below it, and the measurements cannot "
+            "bound it above yet."
+        )
+    return head + (
+        f"about {needed:,.0f} ({percent}: at least {low:,.0f}; the measurements cannot "
+        "bound it above yet)."
     )
 
 
