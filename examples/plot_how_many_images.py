@@ -8,7 +8,7 @@ of 5%, 10%, 25% and 50% of the training images, five times each, every fit
 scored on held-out images, a learning curve fitted through the scores with
 :class:`~sklearn_vision.LearningCurveExtrapolationDisplay` drawing it. The
 figure is annotated with the reading the :doc:`/getting_started` page
-explains: the estimate, the pessimistic answer, the band, and where the curve
+explains: the estimate, the range of images, the band, and where the curve
 levels off.
 
 It takes two to three minutes on a 2-core CPU. With your own images, replace
@@ -55,18 +55,20 @@ print(f"the curve levels off at {float(lce.curve_.asymptote_):.3f}")
 
 # %%
 # The answers. ``samples_needed(target)`` is where the curve reaches the
-# target (the estimate); with ``confidence=0.95`` it is where the pessimistic
-# end of the 95% interval does (``inf``: it never does). A target that a
-# measured mean already reaches is answered by the measurement.
+# target (the estimate); ``samples_needed_interval(target)`` the range within
+# which the target is first reached in 80% of held-out learning curves (a high
+# end of ``inf``: the measurements cannot bound it above); ``next_round_size``
+# how many training images to measure next. A target that a measured mean
+# already reaches is answered by the measurement.
 means = lce.scores_.mean(axis=1)
 for target in (0.95, 0.99):
     estimate = lce.samples_needed(target)[0]
-    pessimistic = lce.samples_needed(target, confidence=0.95)[0]
+    (low,), (high,) = lce.samples_needed_interval(target)
     reached = lce.train_sizes_[means >= target]
     measured = f"; measured: reached at {reached[0]}" if len(reached) else ""
     print(
-        f"accuracy {target}: estimate {estimate:.0f} images, "
-        f"pessimistic {pessimistic:.0f}{measured}"
+        f"accuracy {target}: estimate {estimate:.0f} images, 80% range {low:.0f} to "
+        f"{high:.0f}, next round {lce.next_round_size(target):.0f}{measured}"
     )
 
 # %%
@@ -86,14 +88,14 @@ note = dict(
     arrowprops=dict(arrowstyle="->", color="0.5"),
 )  # fmt: skip
 estimate = lce.samples_needed(target)[0]
-pessimistic = lce.samples_needed(target, confidence=0.95)[0]
+(low,), (high,) = lce.samples_needed_interval(target)
 if np.isfinite(estimate):
     ax.annotate("estimate: the curve\nreaches the target", (estimate, target), (0.03, 0.9), **note)
-if np.isfinite(pessimistic):
-    ax.plot([pessimistic], [target], "v", color="black")
+if np.isfinite(low):
+    right = high if np.isfinite(high) else display.curve_sizes[-1]
+    ax.plot([low, right], [target, target], color="black", linewidth=3, alpha=0.4)
     ax.annotate(
-        "pessimistic answer: the lower\nend of the band reaches it", (pessimistic, target),
-        (0.03, 0.7), **note,
+        "80% range of the images needed", (low, target), (0.03, 0.7), **note,
     )  # fmt: skip
 far = display.curve_sizes[-1]
 ax.annotate(
