@@ -11,7 +11,7 @@ figure is annotated with the reading the :doc:`/getting_started` page
 explains: the estimate, the range of images, the band, and where the curve
 levels off.
 
-It takes two to three minutes on a 2-core CPU. With your own images, replace
+It takes two to four minutes on a 2-core CPU. With your own images, replace
 the digits by a folder (``load_image_folder("photos").filenames``) and the
 convnet by a pretrained backbone (``TransferImageClassifier("mobilenet_v2")``);
 nothing else changes.
