@@ -16,9 +16,10 @@ the fits of its curve (the feature cache).
 
 Not run when the docs are built: it downloads MobileNetV2's ImageNet weights
 (into the Keras cache) and the ``dinov2_small`` preset (through KerasHub,
-``pip install "sklearn-vision[hub]"``). Run it as ``python compare_backbones.py``
-on the bundled digits, or ``python compare_backbones.py photos/`` on a folder
-with one subfolder per class. The command line does the same::
+the ``hub`` extra: ``pip install -e ".[hub]"`` in the clone). Run it as
+``python compare_backbones.py`` on the bundled digits, or ``python
+compare_backbones.py photos/`` on a folder with one subfolder per class. The
+command line does the same::
 
     sklearn-vision sample-size photos/ --backbone mobilenet_v2,dinov2_small \\
         --no-fine-tune --target 0.9 --plot backbones.png --json backbones.json
