@@ -92,11 +92,15 @@ estimate = lce.samples_needed(target)[0]
 (low,), (high,) = lce.samples_needed_interval(target)
 if np.isfinite(estimate):
     ax.annotate("estimate: the curve\nreaches the target", (estimate, target), (0.03, 0.9), **note)
-if np.isfinite(low):
-    right = high if np.isfinite(high) else display.curve_sizes[-1]
-    ax.plot([low, right], [target, target], color="black", linewidth=3, alpha=0.4)
+if display.range_line_ is not None:
     ax.annotate(
-        "80% range of the images needed", (low, target), (0.03, 0.7), **note,
+        "80% range of the images needed:\nthe bar along the target", (low, target), (0.03, 0.7),
+        **note,
+    )  # fmt: skip
+if display.reached_point_ is not None:
+    ax.annotate(
+        "a measured mean reaches it", tuple(np.ravel(display.reached_point_.get_data())),
+        (0.3, 0.55), **note,
     )  # fmt: skip
 far = display.curve_sizes[-1]
 ax.annotate(

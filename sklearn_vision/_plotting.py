@@ -30,7 +30,9 @@ def _labels(name, n_repeats):
         "curve": "learning curve",
         "band": "interval",
         "refit": "refit, held out",
-        "needed": "needed: {:,.0f}",
+        "needed": "estimate: {:,.0f}",
+        "range": "80% range: {}",
+        "reached": "reached at {:,.0f} (measured)",
     }
     if name is None:
         return {key: text[0].upper() + text[1:] for key, text in words.items()}
@@ -43,7 +45,10 @@ class LearningCurveExtrapolationDisplay:
     Draws the score of every fit at each size (mean and standard deviation),
     the fitted curve, continued to ``max_samples`` with its interval band, the
     refitted estimator's score on the held-out split, and, given a
-    ``target``, the target score and the size needed to reach it.
+    ``target``, the target score, the size at which the curve reaches it (the
+    estimate), the 80% range of that size (a bar along the target, open to
+    the right where the range has no high end) and the first measured size
+    whose mean reaches it: the answers ``sklearn-vision sample-size`` prints.
 
     Build it with :meth:`from_estimator`; attributes are set by :meth:`plot`.
 
@@ -67,6 +72,9 @@ class LearningCurveExtrapolationDisplay:
         Target score.
     samples_needed : float, default=None
         Size at which the curve reaches ``target`` (inf when it does not).
+    samples_needed_range : (float, float), default=None
+        The range of that size (``samples_needed_interval``); a high end of
+        inf draws the bar to the right edge.
     score_name : str, default="Score"
         Label of the y axis.
     name : str, default=None
@@ -83,6 +91,9 @@ class LearningCurveExtrapolationDisplay:
     test_point_ : Line2D of the held-out point, or None
     target_line_ : Line2D of the target score, or None
     needed_line_ : Line2D at the size needed, or None (also when it is inf)
+    range_line_ : Line2D of the range along the target, or None
+    reached_point_ : Line2D at the first measured mean that reaches the
+        target, or None
 
     Examples
     --------
@@ -122,6 +133,7 @@ class LearningCurveExtrapolationDisplay:
         test_score=None,
         target=None,
         samples_needed=None,
+        samples_needed_range=None,
         score_name="Score",
         name=None,
     ):
@@ -135,6 +147,7 @@ class LearningCurveExtrapolationDisplay:
         self.test_score = test_score
         self.target = target
         self.samples_needed = samples_needed
+        self.samples_needed_range = samples_needed_range
         self.score_name = score_name
         self.name = name
 
@@ -204,7 +217,11 @@ class LearningCurveExtrapolationDisplay:
         """The display of a fitted learning curve, its curve drawn up to ``max_samples``."""
         check_matplotlib_support(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator, "curve_")
-        needed = None if target is None else float(estimator.samples_needed(target)[0])
+        needed = span = None
+        if target is not None:
+            needed = float(estimator.samples_needed(target)[0])
+            if hasattr(estimator, "samples_needed_interval"):
+                span = tuple(float(end[0]) for end in estimator.samples_needed_interval(target))
         if max_samples is None:
             max_samples = 4 * estimator.n_train_
             if needed is not None and np.isfinite(needed):
@@ -225,6 +242,7 @@ class LearningCurveExtrapolationDisplay:
             test_score=getattr(estimator, "test_score_", None),
             target=target,
             samples_needed=needed,
+            samples_needed_range=span,
             score_name=_validate_score_name(score_name, _scoring_name(estimator), False),
             name=name,
         )
@@ -262,6 +280,8 @@ class LearningCurveExtrapolationDisplay:
         self.band_ = self._band(ax, labels["band"], fill_between_kw)
         self.test_point_ = self._test_point(ax, labels["refit"])
         self.target_line_, self.needed_line_ = self._target_lines(ax, labels["needed"])
+        self.range_line_ = self._range_line(ax, labels["range"])
+        self.reached_point_ = self._reached_point(ax, scores, labels["reached"])
         if log_x:
             ax.set_xscale("log")
         ax.set_xlabel("Training samples")
@@ -329,6 +349,47 @@ class LearningCurveExtrapolationDisplay:
             label=needed_label.format(self.samples_needed),
         )
         return target_line, needed_line
+
+
+    def _range_line(self, ax, label):
+        """The range of the size needed, a bar along the target; None without one."""
+        if self.target is None or self.samples_needed_range is None:
+            return None
+        low, high = self.samples_needed_range
+        if not np.isfinite(low):
+            return None
+        right = high if np.isfinite(high) else max(self.curve_sizes[-1], low)
+        words = f"{low:,.0f} to {high:,.0f}" if np.isfinite(high) else f"at least {low:,.0f}"
+        (line,) = ax.plot(
+            [low, right],
+            [self.target, self.target],
+            linewidth=6,
+            alpha=0.35,
+            solid_capstyle="butt",
+            color=self.curve_line_.get_color(),
+            label=label.format(words),
+        )
+        return line
+
+    def _reached_point(self, ax, scores, label):
+        """The first measured size whose mean reaches the target; None if none does."""
+        if self.target is None:
+            return None
+        means = np.nanmean(scores, axis=1)
+        reached = np.flatnonzero(means >= self.target)
+        if len(reached) == 0:
+            return None
+        first = reached[0]
+        (point,) = ax.plot(
+            [self.train_sizes[first]],
+            [means[first]],
+            "*",
+            markersize=14,
+            color=self.curve_line_.get_color(),
+            markeredgecolor="black",
+            label=label.format(self.train_sizes[first]),
+        )
+        return point
 
 
 class TrainingHistoryDisplay:

@@ -57,7 +57,20 @@ def test_extrapolation_display_draws_every_part(fitted_curve):
     assert display.ax_.get_xscale() == "log"
     assert display.ax_.get_ylabel() == "Accuracy"
     labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
-    assert any(label.startswith("Needed") for label in labels)
+    assert f"Estimate: {lce.samples_needed(target)[0]:,.0f}" in labels
+    # The range along the target, as samples_needed_interval gives it.
+    (low,), (high,) = lce.samples_needed_interval(target)
+    range_x, range_y = display.range_line_.get_data()
+    assert range_x[0] == low and np.all(range_y == target)
+    assert range_x[1] == (high if np.isfinite(high) else curve_x.max())
+    words = f"{low:,.0f} to {high:,.0f}" if np.isfinite(high) else f"at least {low:,.0f}"
+    assert f"80% range: {words}" in labels
+    # No measured mean reaches a target beyond them; the lowest mean is reached.
+    assert display.reached_point_ is None
+    means = lce.scores_.mean(axis=1)
+    reached = LearningCurveExtrapolationDisplay.from_estimator(lce, target=float(means[1]))
+    np.testing.assert_allclose(reached.reached_point_.get_data(), [[lce.train_sizes_[1]], [means[1]]])
+    assert reached.reached_point_.get_label() == f"Reached at {lce.train_sizes_[1]:,.0f} (measured)"
 
 
 def test_extrapolation_display_options(fitted_curve):
