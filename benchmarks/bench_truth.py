@@ -75,12 +75,18 @@ def truth_curve(X, y, patients, rng, n_folds=5):
     means = []
     for size in TRUTH_SIZES:
         scores = [
-            accuracy(X, y, train[group_subsample(y[train], patients[train], size, "stratified", rng)],
-                     test)
+            accuracy(
+                X,
+                y,
+                train[group_subsample(y[train], patients[train], size, "stratified", rng)],
+                test,
+            )
             for train, test in folds
         ]
         means.append(np.mean(scores))
-        print(f"  truth at {size:>5} images: {means[-1]:.3f} (folds {np.std(scores):.3f})", flush=True)
+        print(
+            f"  truth at {size:>5} images: {means[-1]:.3f} (folds {np.std(scores):.3f})", flush=True
+        )
     sizes = np.array(TRUTH_SIZES, dtype=float)
     return sizes, IsotonicRegression().fit(np.log(sizes), means).predict(np.log(sizes))
 
@@ -118,13 +124,18 @@ def draw(y, patients, pool, n_images, rng):
 
 def pilots_table(X, y, patients, pool, truth, n_pilots, rng):
     targets = {level: truth_at(truth, level) for level in (1000, 2000)}
-    print("\npilot  horizon  mean error  95% coverage  width   (score at 4x and 10x the pilot's training images)")
+    print(
+        "\npilot  horizon  mean error  95% coverage  width   "
+        "(score at 4x and 10x the pilot's training images)"
+    )
     answers = {}
     for n_images in PILOT_SIZES:
         rows = {4: [], 10: []}
         answers[n_images] = {level: [] for level in targets}
         for _ in range(n_pilots):
-            lce = study(X, y, patients, draw(y, patients, pool, n_images, rng), rng.randint(2**31 - 1))
+            lce = study(
+                X, y, patients, draw(y, patients, pool, n_images, rng), rng.randint(2**31 - 1)
+            )
             for horizon in rows:
                 n = lce.n_train_ * horizon
                 if n > TRUTH_SIZES[-1]:
@@ -143,16 +154,21 @@ def pilots_table(X, y, patients, pool, truth, n_pilots, rng):
                 answers[n_images][level].append((point, low[0], high[0], lce.n_train_))
         for horizon, found in rows.items():
             if found:
-                errors, covered, widths = (np.array(column) for column in zip(*found))
+                errors, covered, widths = (np.array(column) for column in zip(*found, strict=True))
                 print(
                     f"{n_images:>5}  {horizon:>5}x    {np.mean(np.abs(errors)):8.3f}   "
                     f"{np.mean(covered):10.0%}    {np.mean(widths):.3f}   ({len(found)} pilots, "
                     f"mean signed error {np.mean(errors):+.3f})"
                 )
-    print("\npilot  target (truth's level)  true size  point answers: max/min, within 2x  80% range holds  median high/low  bounded")
+    print(
+        "\npilot  target (truth's level)  true size  point answers: max/min, within 2x  "
+        "80% range holds  median high/low  bounded"
+    )
     for n_images, by_level in answers.items():
         for level, found in by_level.items():
-            point, low, high, _ = (np.array(column, dtype=float) for column in zip(*found))
+            point, low, high, _ = (
+                np.array(column, dtype=float) for column in zip(*found, strict=True)
+            )
             need = first_size(truth, targets[level])
             holds = (low <= need * 1.0001) & (need <= high * 1.0001)
             within = (point >= need / 2) & (point <= need * 2)
@@ -166,16 +182,25 @@ def pilots_table(X, y, patients, pool, truth, n_pilots, rng):
 
 
 def rounds_table(X, y, patients, pool, truth, targets, n_pilots, rng, max_rounds=6):
-    print("\nrounds by next_round_size: start  target  collected/true need (median, max)  rounds (mean, max)  short")
+    print(
+        "\nrounds by next_round_size: start  target  collected/true need (median, max)  "
+        "rounds (mean, max)  short"
+    )
     n_images_per_train = 1 / 0.8  # the study trains on 4/5 of its images
     for start in PILOT_SIZES[:2]:
-        for level, target in targets.items():
+        for target in targets.values():
             need = first_size(truth, target)
             ratios, rounds = [], []
             for _ in range(n_pilots):
                 n_images = start
                 for round_ in range(1, max_rounds + 1):
-                    lce = study(X, y, patients, draw(y, patients, pool, n_images, rng), rng.randint(2**31 - 1))
+                    lce = study(
+                        X,
+                        y,
+                        patients,
+                        draw(y, patients, pool, n_images, rng),
+                        rng.randint(2**31 - 1),
+                    )
                     wanted = lce.next_round_size(target)
                     if wanted <= lce.n_train_ or not np.isfinite(wanted):
                         break

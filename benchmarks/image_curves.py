@@ -161,7 +161,9 @@ def learner(name, seed):
     from sklearn.preprocessing import StandardScaler
 
     return {
-        "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=100, tol=1e-3)),
+        "logreg": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.1, max_iter=100, tol=1e-3)
+        ),
         "knn": lambda: make_pipeline(StandardScaler(), KNeighborsClassifier(5)),
         "mlp": lambda: MLPClassifier((32,), max_iter=100, random_state=seed),
         "forest": lambda: RandomForestClassifier(50, n_jobs=1, random_state=seed),
@@ -204,8 +206,9 @@ def repeats(size):
 def measure(task, representation, learner_name, found, seed=0):
     """One dense curve: rows of (size, repeat, score, n_test)."""
     from sklearn.base import clone  # noqa: F401
-    from sklearn_vision._learning_curve import _subsample, group_test_split
     from sklearn.model_selection import train_test_split
+
+    from sklearn_vision._learning_curve import _subsample, group_test_split
 
     dataset, representations, y, groups = found[task]
     X = representations[representation]
@@ -232,7 +235,9 @@ def measure(task, representation, learner_name, found, seed=0):
                 warnings.simplefilter("ignore")
                 model.fit(X[chosen], y[chosen])
             score = float(np.mean(model.predict(X[test]) == y[test]))
-            rows.append((task, dataset, representation, learner_name, size, repeat, score, len(test)))
+            rows.append(
+                (task, dataset, representation, learner_name, size, repeat, score, len(test))
+            )
     return rows
 
 
@@ -257,7 +262,16 @@ def main():
         rows = measure(task, representation, learner_name, found)
         frame = pd.DataFrame(
             rows,
-            columns=["task", "dataset", "representation", "learner", "size", "repeat", "score", "n_test"],
+            columns=[
+                "task",
+                "dataset",
+                "representation",
+                "learner",
+                "size",
+                "repeat",
+                "score",
+                "n_test",
+            ],
         )
         frames.append(frame)
         means = frame.groupby("size").score.mean()

@@ -947,7 +947,7 @@ def _report(lce, target, scoring):
         warnings.simplefilter("ignore", LearningCurveWarning)  # worded below
         needed = float(lce.samples_needed(target)[0])
         low, high = (float(end[0]) for end in lce.samples_needed_interval(target, RANGE))
-        next_round = lce.next_round_size(target, RANGE)
+        next_round = lce.next_round_size(target)
     print(_answer(lce, target, needed, (low, high), scoring))
     plan = _next_round(lce, target, next_round)
     if plan:
@@ -985,7 +985,7 @@ def _report(lce, target, scoring):
             "low": _json_number(low),
             "high": _json_number(high),
         },
-        "next_round": {key: value for key, value in plan.items() if key != "text"} if plan else None,
+        "next_round": None if plan is None else {k: v for k, v in plan.items() if k != "text"},
     }
 
 
@@ -1077,9 +1077,9 @@ def _next_round(lce, target, train_images):
         "images": images,
         "text": (
             f"Next: collect up to {images:,} images in all and run again (to train on "
-            f"{train_images:,.0f}, between the range's low end and the estimate, at most 3 "
-            f"times the {lce.train_sizes_[-1]:,} measured). Near a plateau one pilot cannot "
-            "pin the size down; each round narrows the range."
+            f"{train_images:,.0f}: the estimate, at least 1.25 and at most 3 times the "
+            f"{lce.train_sizes_[-1]:,} measured). Near a plateau one pilot cannot pin the "
+            "size down; each round narrows the range."
         ),
     }
 

@@ -148,22 +148,23 @@ _FLAT_NOISES = 0.5
 # Conformal calibration of the intervals beyond the sizes seen, each end on
 # its own: at each confidence c, the multiple of its scale that each end of
 # the band needs so that the truth lies beyond it in (1 - c) / 2 of the
-# extrapolations of two corpora of real learning curves, each corpus counting
-# as much as the other: the image learning curves of benchmarks/data (19
-# curves of chest X-rays, PneumoniaMNIST and digits; pilots of every size
-# emulated as the study measures them) and LCDB 1.0's (Mohr, Viering, Loog
-# and van Rijn 2022) with an even OpenML id (300 curves cut at a half, a
-# quarter and a tenth of their largest size); the truth 2, 4 and 10 times the
-# largest size seen, regular and irregular curves apart. A multiple whose
-# tail holds fewer than 5 cases carries the last measured one on by the
-# normal tails' ratio.
-# ``python benchmarks/bench_calibration.py --calibrate`` prints them.
+# extrapolations of each of two corpora of real learning curves, the larger
+# of the two: the image learning curves of benchmarks/data (19 curves of
+# chest X-rays, PneumoniaMNIST and digits; pilots of every size emulated as
+# the study measures them; the truth the dense curve made monotone) and LCDB
+# 1.0's (Mohr, Viering, Loog and van Rijn 2022) with an even OpenML id (2,119
+# curves cut at a half, a quarter and a tenth of their largest size; the
+# truth the mean measured there); the truth 2, 4 and 10 times the largest
+# size seen, regular and irregular curves apart. A multiple whose tail holds
+# fewer than 5 cases carries the last measured one on by the normal tails'
+# ratio; one past 50 scales is 50 (an end beyond any score).
+# ``python benchmarks/bench_calibration.py --max-curves 0 --calibrate`` prints them.
 _CONFIDENCES = np.array([0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
 _CALIBRATION = {
-    ("regular", "better"): np.array([0.323, 0.498, 0.666, 0.974, 1.248, 2.252]),  # 1433 cases
-    ("regular", "worse"): np.array([0.000, 0.000, 0.207, 0.693, 1.289, 4.206]),  # 1433 cases
-    ("irregular", "better"): np.array([1.050, 1.185, 1.434, 1.519, 1.728, 2.271]),  # 233 cases
-    ("irregular", "worse"): np.array([0.000, 0.000, 0.109, 0.336, 0.555, 0.730]),  # 233 cases
+    ("regular", "better"): np.array([0.429, 0.614, 0.769, 0.993, 1.355, 2.638]),  # 7710 cases
+    ("regular", "worse"): np.array([0.000, 0.069, 0.382, 0.961, 1.785, 9.268]),  # 7710 cases
+    ("irregular", "better"): np.array([1.147, 1.691, 2.179, 2.797, 3.333, 4.380]),  # 1640 cases
+    ("irregular", "worse"): np.array([0.042, 0.190, 0.414, 1.004, 1.512, 2.820]),  # 1640 cases
 }
 # The range of sizes of inverse_predict_interval: its low end where the
 # prediction less a multiple of the full scale (in the score's better
@@ -171,12 +172,12 @@ _CALIBRATION = {
 # multiple of the narrow scale does, the multiples calibrated on the same
 # cases for the range: the size at which the truth first reaches the
 # target (the truth at 2, 4 or 10 times the largest size seen) lies below the
-# range, or above it, in (1 - c) / 2 of them each.
+# range, or above it, in (1 - c) / 2 of each corpus's.
 _RANGE_CALIBRATION = {
-    ("regular", "better"): np.array([0.412, 0.595, 0.781, 1.077, 1.287, 2.199]),  # 1433 cases
-    ("regular", "worse"): np.array([0.242, 0.475, 0.780, 1.317, 1.660, 3.725]),  # 1433 cases
-    ("irregular", "better"): np.array([1.288, 1.429, 1.622, 2.598, 2.776, 3.648]),  # 233 cases
-    ("irregular", "worse"): np.array([-0.183, 0.000, 0.339, 0.786, 14.697, 19.315]),  # 233 cases
+    ("regular", "better"): np.array([0.467, 0.678, 0.897, 1.253, 1.620, 2.951]),  # 7710 cases
+    ("regular", "worse"): np.array([0.174, 0.466, 0.858, 1.477, 1.805, 3.118]),  # 7710 cases
+    ("irregular", "better"): np.array([1.249, 1.842, 2.373, 3.046, 3.673, 8.030]),  # 1640 cases
+    ("irregular", "worse"): np.array([0.000, 0.578, 2.114, 9.798, 50.000, 50.000]),  # 1640 cases
 }
 # Beyond this many times the largest size seen the range has no upper end:
 # no calibration reaches that far.
@@ -914,16 +915,13 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         order = np.argsort(log_x, kind="stable")
         return np.exp(log_x[order]), values[order]
 
-    def _raw_band(self, x, confidence, table=None):
-        """The band's (better, worse) ends in t, without the envelope.
-
-        The multiples from ``table`` (the score interval's calibration by default).
-        """
+    def _raw_band(self, x, confidence):
+        """The band's (better, worse) ends in t, without the envelope."""
         group = "irregular" if self.irregularities_ else "regular"
         return band_ends(
             self._band_parts(x),
-            _calibrated_quantile(confidence, group, "better", table),
-            _calibrated_quantile(confidence, group, "worse", table),
+            _calibrated_quantile(confidence, group, "better"),
+            _calibrated_quantile(confidence, group, "worse"),
             regular=not self.irregularities_,
             bounds=self._asymptote_bounds(),
         )
@@ -983,12 +981,12 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
 
         The low end is the first size at which the better end of a band
         reaches the score, the high end the first size at which its worse end
-        does: the band of :meth:`predict_interval`, with multiples calibrated
-        for this range rather than for the score (each end on its own), so
-        that the size at which the score is really first reached lies below
-        the range in ``(1 - confidence) / 2`` of held-out learning curves and
-        above it as often (see the user guide's methods page for the curves
-        and the rates measured).
+        does: the prediction with the scales of :meth:`predict_interval`,
+        their multiples calibrated for this range rather than for the score
+        (each end on its own), so that the size at which the score is really
+        first reached lies below the range in ``(1 - confidence) / 2`` of real
+        learning curves (image curves and LCDB's) and above it as often (the
+        user guide's methods page has the curves and the rates measured).
 
         Parameters
         ----------
@@ -1003,9 +1001,9 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         low, high : ndarray of shape (n_scores,)
             The ends of each range, at least one sample. ``high`` is ``inf``
             where the worse end of the band stays short of the score within
-            ``_BOUNDED_HORIZON`` times the largest size seen (the measurements
-            cannot bound the size above), ``low`` where even the better end
-            never reaches it.
+            16 times the largest size seen (the measurements cannot bound the
+            size above; no calibration reaches further), ``low`` where even
+            the better end never reaches it.
         """
         check_is_fitted(self)
         scores = self._check_targets(scores)
@@ -1030,14 +1028,20 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
     def _range_ends(self, x, confidence):
         """The (better, worse) ends in t of the band whose crossings bound the range.
 
-        Each a calibrated multiple of the full scale of :meth:`_band_parts`
-        from the prediction: the worse end counts on the whole predicted gain,
-        and its multiple says how far short of it the truth may fall.
+        The better end a calibrated multiple of the full scale of
+        :meth:`_band_parts` before the prediction (the gain may be larger than
+        predicted), the worse end a multiple of the narrow scale behind it
+        (the noise of the means, their wobble and the forward error), so that
+        the high end is bounded where the predicted curve passes the target
+        clearly.
         """
         group = "irregular" if self.irregularities_ else "regular"
         prediction, _, full, narrow = self._band_parts(x)
-        better = prediction - _calibrated_quantile(confidence, group, "better", _RANGE_CALIBRATION) * full
-        worse = prediction + _calibrated_quantile(confidence, group, "worse", _RANGE_CALIBRATION) * narrow
+        q_better, q_worse = (
+            _calibrated_quantile(confidence, group, end, _RANGE_CALIBRATION)
+            for end in ("better", "worse")
+        )
+        better, worse = prediction - q_better * full, prediction + q_worse * narrow
         bounds = self._asymptote_bounds()
         return np.clip(better, *bounds), np.clip(worse, *bounds)
 

@@ -710,12 +710,12 @@ def test_samples_needed_interval_and_the_next_round(digits):
     needed = lce.samples_needed(target)
     assert low.shape == high.shape == (1,)
     assert low[0] <= needed[0] <= high[0] and low[0] == np.ceil(low[0])
-    # The next round aims between the range's low end and the estimate, 1.25 to 3
-    # times the largest size measured.
+    # The next round aims at the estimate, 1.25 to 3 times the largest size measured.
     next_round = lce.next_round_size(target)
     assert 1.25 * 160 <= next_round <= 3 * 160
-    aim = np.sqrt(low[0] * needed[0])
-    assert next_round == np.ceil(min(max(aim, 1.25 * 160), 3 * 160))
+    assert next_round == np.ceil(min(max(needed[0], 1.25 * 160), 3 * 160))
+    far = float(lce.predict_score(20 * 160)[0])  # an estimate far beyond: capped at 3x
+    assert lce.next_round_size(far) == 3 * 160
     # A target already measured needs no more; one the curve cannot reach, no size.
     assert lce.next_round_size(lce.scores_[0].mean()) == lce.n_train_
     assert np.isinf(lce.next_round_size(1.5))

@@ -69,7 +69,9 @@ def test_extrapolation_display_draws_every_part(fitted_curve):
     assert display.reached_point_ is None
     means = lce.scores_.mean(axis=1)
     reached = LearningCurveExtrapolationDisplay.from_estimator(lce, target=float(means[1]))
-    np.testing.assert_allclose(reached.reached_point_.get_data(), [[lce.train_sizes_[1]], [means[1]]])
+    np.testing.assert_allclose(
+        reached.reached_point_.get_data(), [[lce.train_sizes_[1]], [means[1]]]
+    )
     assert reached.reached_point_.get_label() == f"Reached at {lce.train_sizes_[1]:,.0f} (measured)"
 
 
