@@ -1031,12 +1031,13 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
 
         An estimator that offers ``score_subsamples`` (such as a
         :class:`TransferImageClassifier` that trains only a head on cached
-        features) fits all of a study's subsamples in one go; the others, fits
-        with fit or score parameters, and a batch that fails where
+        features) fits all of a study's subsamples in one go (given the
+        ``groups`` the fits would get); the others, fits with other fit or
+        score parameters, and a batch that fails where
         ``error_score`` is not "raise" go one fit at a time. Each fit's seconds
         are the batch's shared equally.
         """
-        if not todo or inputs.fit_params or inputs.score_params:
+        if not todo or set(inputs.fit_params) - {"groups"} or inputs.score_params:
             return None
         if not hasattr(self.estimator, "score_subsamples"):
             return None
@@ -1045,7 +1046,9 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         ]
         start = time.perf_counter()
         try:
-            scores = self.estimator.score_subsamples(inputs.X, inputs.y, batch, inputs.scorer)
+            scores = self.estimator.score_subsamples(
+                inputs.X, inputs.y, batch, inputs.scorer, **inputs.fit_params
+            )
         except Exception:
             if isinstance(inputs.error_score, str):  # "raise"
                 raise

@@ -481,7 +481,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         )
 
     @available_if(_trains_heads_together)
-    def score_subsamples(self, X, y, jobs, scorer):
+    def score_subsamples(self, X, y, jobs, scorer, groups=None):
         """Fit and score one copy of this classifier per job, their heads trained together.
 
         Each job is a fit of a clone at its own ``random_state`` on ``X[train]``
@@ -507,6 +507,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         scorer : callable
             ``scorer(estimator, X_test, y_test)``, such as
             :func:`sklearn.metrics.check_scoring` returns.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as :meth:`fit` takes them: each fit's validation
+            split holds whole groups of its subsample.
 
         Returns
         -------
@@ -514,6 +517,8 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             Each job's score.
         """
         y = np.asarray(y)
+        if groups is not None:
+            groups = check_groups(groups, len(y))
         classes = np.unique(y)
         has_all = [len(np.unique(y[train])) == len(classes) for train, _, _ in jobs]
         together = [i for i, whole in enumerate(has_all) if whole]
@@ -521,14 +526,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         for i in [i for i, whole in enumerate(has_all) if not whole]:
             train, test, seed = jobs[i]
             fitted = clone(self).set_params(random_state=seed)
-            fitted.fit(_safe_indexing(X, train), y[train])
+            fitted.fit(_safe_indexing(X, train), y[train], groups=_rows(groups, train))
             scores[i] = float(scorer(fitted, _safe_indexing(X, test), y[test]))
         if not together:
             return scores
         features = self._study_features(X)
         y_encoded = np.searchsorted(classes, y).astype(np.int32)
         head_jobs = [
-            self._head_job(jobs[i], y, y_encoded, features.shape[1], len(classes))
+            self._head_job(jobs[i], y, y_encoded, groups, (features.shape[1], len(classes)))
             for i in together
         ]
         settings = self._training()
@@ -576,11 +581,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 verbose=self.verbose,
             )
 
-    def _head_job(self, job, y, y_encoded, n_features, n_classes):
-        """A :class:`HeadJob`: what the fit of ``job`` would decide, in rows of the whole ``X``."""
+    def _head_job(self, job, y, y_encoded, groups, shape):
+        """A :class:`HeadJob`: what the fit of ``job`` would decide, in rows of the whole ``X``.
+
+        ``shape`` is the head's ``(n_features, n_classes)``.
+        """
         train, _, seed = job
         fit = clone(self).set_params(random_state=seed)
-        data, fit_seed = fit._stage_data(train, y[train], None, None)
+        data, fit_seed = fit._stage_data(train, y[train], None, _rows(groups, train))
         weights = None
         if data.sample_weight is not None:
             weights = np.zeros(len(y), dtype=np.float32)
@@ -591,7 +599,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             validation=validation,
             y=y_encoded,
             sample_weight=weights,
-            init=initial_head(n_features, n_classes, fit_seed),
+            init=initial_head(*shape, fit_seed),
             shuffle_seed=data.shuffle_seed,
         )
 
@@ -714,6 +722,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _rows(values, rows):
+    """``values[rows]``, or None for None."""
+    return None if values is None else values[rows]
 
 
 def load_model(path):

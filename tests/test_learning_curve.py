@@ -744,7 +744,7 @@ class BatchScoring(ClassifierMixin, BaseEstimator):
     def __init__(self, random_state=None):
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         self.model_ = LogisticRegression(max_iter=500).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.model_.classes_
         return self
@@ -752,8 +752,9 @@ class BatchScoring(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         return self.model_.predict(X)
 
-    def score_subsamples(self, X, y, jobs, scorer):
+    def score_subsamples(self, X, y, jobs, scorer, groups=None):
         BatchScoring.batches.append([(len(train), len(test), seed) for train, test, seed in jobs])
+        BatchScoring.groups = groups
         fits = [clone(self).set_params(random_state=seed).fit(X[tr], y[tr]) for tr, _, seed in jobs]
         # Halved: marks the scores that came through here.
         return [scorer(fit, X[test], y[test]) / 2 for fit, (_, test, _) in zip(fits, jobs)]
@@ -774,3 +775,8 @@ def test_a_study_is_scored_in_one_batch_where_the_estimator_offers_it(digits):
     BatchScoring.batches = []
     lce.fit(X, y, sample_weight=np.ones(len(y)))
     assert BatchScoring.batches == [] and lce.scores_.max() > 0.5
+    # Groups go to the batch, as they would to each fit.
+    groups = np.arange(len(y)) // 3
+    lce.fit(X, y, groups=groups)
+    assert len(BatchScoring.batches) == 1
+    np.testing.assert_array_equal(BatchScoring.groups, groups)

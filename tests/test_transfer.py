@@ -603,3 +603,31 @@ def test_heads_train_together_only_where_fits_train_only_a_head(mobilenet_v2_wei
     assert hasattr(pretrained, "score_subsamples")
     assert not hasattr(clone(pretrained).set_params(augmentation="default"), "score_subsamples")
     assert not hasattr(clone(pretrained).set_params(fine_tune_from="auto"), "score_subsamples")
+
+
+def test_heads_trained_together_split_by_groups():
+    from sklearn.metrics import check_scoring
+
+    X, y = _digit_rows()
+    groups = np.arange(len(y)) // 5
+    clf = _head(epochs=15, learning_rate=0.01, random_state=None)
+    test = np.arange(300, len(y))
+    jobs = [(np.arange(n), test, s) for n in (100, 300) for s in range(3)]
+    scorer = check_scoring(clf, "accuracy")
+    together = np.array(clf.score_subsamples(X, y, jobs, scorer, groups=groups)).reshape(2, 3)
+    alone = np.array(
+        [
+            scorer(
+                clone(clf).set_params(random_state=s).fit(X[tr], y[tr], groups=groups[tr]),
+                X[te],
+                y[te],
+            )
+            for tr, te, s in jobs
+        ]
+    ).reshape(2, 3)
+    assert np.all(np.abs(together.mean(axis=1) - alone.mean(axis=1)) <= alone.std(axis=1) + 0.03)
+    # A group split that the data cannot hold is refused as in fit.
+    with pytest.raises(ValueError, match="group"):
+        clone(clf).set_params(early_stopping=True).score_subsamples(
+            X, y, jobs, scorer, groups=np.zeros(len(y))
+        )
