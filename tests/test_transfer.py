@@ -631,3 +631,17 @@ def test_heads_trained_together_split_by_groups():
         clone(clf).set_params(early_stopping=True).score_subsamples(
             X, y, jobs, scorer, groups=np.zeros(len(y))
         )
+
+
+def test_a_shared_backbone_keys_fit_and_predict_alike(digits, mobilenet_v2_weights, fresh_cache):
+    # The fit keys its features by the shared backbone's digest, taken when it
+    # was served; predict fingerprints the model's features itself: one key.
+    X, y = digits
+    clf = TransferImageClassifier(
+        weights=str(mobilenet_v2_weights), image_size=32, fine_tune_from=None, epochs=1
+    )
+    clf.set_params(random_state=0).fit(X[:40], y[:40])
+    assert fresh_cache.misses == 40
+    clf.predict_proba(X[:40])
+    clone(clf).set_params(random_state=1).fit(X[:40], y[:40])
+    assert fresh_cache.misses == 40 and fresh_cache.hits == 80
