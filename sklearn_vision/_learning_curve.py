@@ -1006,9 +1006,12 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         outcomes = [None if records is None else records.get(key) for key in keys]
         todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
         inputs = _FitInputs(X, y, scorer, fit_params, score_params, self.error_score)
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs) for i in todo
-        )
+        results = self._scored_together(todo, jobs, estimators, inputs)
+        if results is None:
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs)
+                for i in todo
+            )
         # The time left weighted by the work left: a fit's cost grows with its size.
         progress = ProgressBar(
             len(todo), self.verbose > 0, unit="fits", work=sum(int(jobs[i][0]) for i in todo)
@@ -1022,6 +1025,36 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
                 size, repeat = jobs[i][:2]
                 progress.update(detail=f"size {size}, repeat {repeat + 1}/{per_size}", work=size)
         return outcomes
+
+    def _scored_together(self, todo, jobs, estimators, inputs):
+        """The outcomes of the ``todo`` fits from the estimator's ``score_subsamples``, or None.
+
+        An estimator that offers ``score_subsamples`` (such as a
+        :class:`TransferImageClassifier` that trains only a head on cached
+        features) fits all of a study's subsamples in one go (given the
+        ``groups`` the fits would get); the others, fits with other fit or
+        score parameters, and a batch that fails where
+        ``error_score`` is not "raise" go one fit at a time. Each fit's seconds
+        are the batch's shared equally.
+        """
+        if not todo or set(inputs.fit_params) - {"groups"} or inputs.score_params:
+            return None
+        if not hasattr(self.estimator, "score_subsamples"):
+            return None
+        batch = [
+            (jobs[i][2], jobs[i][3], estimators[i].get_params().get("random_state")) for i in todo
+        ]
+        start = time.perf_counter()
+        try:
+            scores = self.estimator.score_subsamples(
+                inputs.X, inputs.y, batch, inputs.scorer, **inputs.fit_params
+            )
+        except Exception:
+            if isinstance(inputs.error_score, str):  # "raise"
+                raise
+            return None
+        seconds = (time.perf_counter() - start) / len(todo)
+        return [(float(score), seconds, None) for score in scores]
 
     def _warn_failures(self, jobs, outcomes):
         errors = [

@@ -156,6 +156,19 @@ def building(seed, mixed_precision, strategy):
         yield
 
 
+# The head's seed is the fit's seed plus this: its dropout and its kernel's initializer.
+HEAD_SEED_OFFSET = 101
+
+
+def initial_head(n_features, n_classes, seed):
+    """The ``(kernel, bias)`` a fit of seed ``seed`` starts its head's dense layer from."""
+    import keras
+
+    initializer = keras.initializers.GlorotUniform(seed=seed + HEAD_SEED_OFFSET)
+    kernel = keras.ops.convert_to_numpy(initializer((n_features, n_classes), dtype="float32"))
+    return kernel, np.zeros(n_classes, dtype=np.float32)
+
+
 def build_network(record, plan, settings, *, n_features, n_classes, seed):
     """Build the network: the backbone (shared where it may be) and a new head.
 
@@ -176,7 +189,7 @@ def build_network(record, plan, settings, *, n_features, n_classes, seed):
             window=settings.window,
             augmentation=resolve_augmentation(settings.augmentation, seed),
         )
-    head_seed = seed + 101
+    head_seed = seed + HEAD_SEED_OFFSET
     head = keras.Sequential(
         [
             keras.Input((pooled.shape[-1],)),

@@ -3,8 +3,9 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -13,6 +14,7 @@ from sklearn.utils.validation import (
 
 from ._backbones import backbone_record
 from ._features import cached_outputs
+from ._heads import HeadJob, HeadPredictions, heads_proba, train_heads
 from ._images import check_feature_rows, check_images
 from ._intensity import check_window
 from ._keras_utils import (
@@ -27,6 +29,7 @@ from ._stages import (
     ACTIVATIONS,
     FEATURES,
     IMAGES,
+    ROWS,
     StageData,
     Training,
     encode_targets,
@@ -40,6 +43,7 @@ from ._training import (
     build_network,
     building,
     call_in_chunks,
+    initial_head,
     settle_plan,
     train_fine_tune_stage,
     train_frozen_stage,
@@ -444,6 +448,161 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return StageData(y_encoded, weights, train, validation, shuffle_seed), seed
 
+    def _trains_heads_together(self):
+        """Whether fits of this classifier can train their heads together.
+
+        Where only a new head is trained, with Keras's Adam, on cached features
+        that every fit shares (a pretrained backbone) or on feature rows, in
+        the plain runtime and with no callbacks.
+        """
+        try:
+            record = self._check_params()
+            settings = self._training()
+            plan = plan_stages(
+                record,
+                cache=self.cache,
+                augmentation=self.augmentation,
+                fine_tune_from=self.fine_tune_from,
+                weights=self.weights,
+                settings=settings,
+            )
+        except (ValueError, TypeError):
+            return False
+        # A backbone of random weights depends on each fit's seed: features of its own.
+        return (
+            (plan.frozen_input == ROWS or (plan.frozen_input == FEATURES and plan.share_backbone))
+            and (plan.fine_tune_from is None or self.fine_tune_epochs == 0)
+            and settings.strategy is None
+            and not settings.mixed_precision
+            and not settings.callbacks
+            and isinstance(self.optimizer, str)
+            and self.optimizer == "adam"
+            and self.epochs > 0
+        )
+
+    @available_if(_trains_heads_together)
+    def score_subsamples(self, X, y, jobs, scorer, groups=None):
+        """Fit and score one copy of this classifier per job, their heads trained together.
+
+        Each job is a fit of a clone at its own ``random_state`` on ``X[train]``
+        and its score on ``X[test]``, as a learning curve runs them: the same
+        validation split, head initialization and early stopping as that fit,
+        but all the heads trained in one loop on the cached features, so the
+        study costs about one fit. Their dropout masks and shuffling are drawn
+        otherwise, so a score differs from the one-at-a-time fit's as another
+        draw of the same fit would. A job whose subsample lacks a class of
+        ``y`` is fitted on its own. Offered only where fits train nothing but
+        a new head, with Adam and no callbacks, on feature rows or on the
+        cached features of a pretrained backbone.
+
+        Parameters
+        ----------
+        X : array-like of images or file paths (or feature rows)
+            As in :meth:`fit`: every row a job may use.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        jobs : list of (train, test, random_state)
+            Indices into ``X`` of each fit's training and test samples, and
+            the ``random_state`` of its clone.
+        scorer : callable
+            ``scorer(estimator, X_test, y_test)``, such as
+            :func:`sklearn.metrics.check_scoring` returns.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels, as :meth:`fit` takes them: each fit's validation
+            split holds whole groups of its subsample.
+
+        Returns
+        -------
+        scores : list of float
+            Each job's score.
+        """
+        y = np.asarray(y)
+        if groups is not None:
+            groups = check_groups(groups, len(y))
+        classes = np.unique(y)
+        has_all = [len(np.unique(y[train])) == len(classes) for train, _, _ in jobs]
+        together = [i for i, whole in enumerate(has_all) if whole]
+        scores = [None] * len(jobs)
+        for i in [i for i, whole in enumerate(has_all) if not whole]:
+            train, test, seed = jobs[i]
+            fitted = clone(self).set_params(random_state=seed)
+            fitted.fit(_safe_indexing(X, train), y[train], groups=_rows(groups, train))
+            scores[i] = float(scorer(fitted, _safe_indexing(X, test), y[test]))
+        if not together:
+            return scores
+        features = self._study_features(X)
+        y_encoded = np.searchsorted(classes, y).astype(np.int32)
+        head_jobs = [
+            self._head_job(jobs[i], y, y_encoded, groups, (features.shape[1], len(classes)))
+            for i in together
+        ]
+        settings = self._training()
+        kernels, biases = train_heads(
+            features,
+            head_jobs,
+            epochs=settings.epochs,
+            learning_rate=settings.learning_rate,
+            batch_size=settings.batch_size,
+            dropout=settings.dropout,
+            patience=settings.n_iter_no_change,
+            seed=head_jobs[0].shuffle_seed,
+        )
+        tests = [jobs[i][1] for i in together]
+        probas = heads_proba(features, kernels, biases, tests)
+        for i, test, proba in zip(together, tests, probas, strict=True):
+            head = HeadPredictions(classes, proba)
+            scores[i] = float(scorer(head, _safe_indexing(X, test), y[test]))
+        return scores
+
+    def _study_features(self, X):
+        """The frozen backbone's pooled features of every sample (without one: the rows)."""
+        template = clone(self)
+        record = template._check_params()
+        X = template._validate_X(X, reset=True)
+        if record is None:
+            return np.asarray(X, dtype=np.float32)
+        settings = template._training()
+        plan = plan_stages(
+            record,
+            cache=self.cache,
+            augmentation=None,
+            fine_tune_from=None,
+            weights=self.weights,
+            settings=settings,
+        )
+        with building(0, False, None):
+            network = build_network(record, plan, settings, n_features=None, n_classes=2, seed=0)
+            network.backbone.trainable = False  # as in stage 1: its outputs are keyed so
+            return cached_outputs(
+                network.features,
+                X,
+                network.feed,
+                batch_size=settings.batch_size,
+                verbose=self.verbose,
+            )
+
+    def _head_job(self, job, y, y_encoded, groups, shape):
+        """A :class:`HeadJob`: what the fit of ``job`` would decide, in rows of the whole ``X``.
+
+        ``shape`` is the head's ``(n_features, n_classes)``.
+        """
+        train, _, seed = job
+        fit = clone(self).set_params(random_state=seed)
+        data, fit_seed = fit._stage_data(train, y[train], None, _rows(groups, train))
+        weights = None
+        if data.sample_weight is not None:
+            weights = np.zeros(len(y), dtype=np.float32)
+            weights[train] = data.sample_weight
+        validation = None if data.validation is None else train[data.validation]
+        return HeadJob(
+            train=train[data.train],
+            validation=validation,
+            y=y_encoded,
+            sample_weight=weights,
+            init=initial_head(*shape, fit_seed),
+            shuffle_seed=data.shuffle_seed,
+        )
+
     def _release_model(self):
         if hasattr(self, "model_"):
             release_step_functions(self.model_)
@@ -563,6 +722,11 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _rows(values, rows):
+    """``values[rows]``, or None for None."""
+    return None if values is None else values[rows]
 
 
 def load_model(path):

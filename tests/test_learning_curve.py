@@ -734,3 +734,49 @@ def test_flat_at_chance_gives_no_range():
     with pytest.warns(LearningCurveWarning, match="flat at chance level"):
         low, high = lce.samples_needed_interval([0.6, 0.9])
     assert np.isinf(low).all() and np.isinf(high).all()
+
+
+class BatchScoring(ClassifierMixin, BaseEstimator):
+    """A logistic regression that also scores a batch of subsamples in one call."""
+
+    batches = []
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        self.model_ = LogisticRegression(max_iter=500).fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def score_subsamples(self, X, y, jobs, scorer, groups=None):
+        BatchScoring.batches.append([(len(train), len(test), seed) for train, test, seed in jobs])
+        BatchScoring.groups = groups
+        fits = [clone(self).set_params(random_state=seed).fit(X[tr], y[tr]) for tr, _, seed in jobs]
+        # Halved: marks the scores that came through here.
+        return [scorer(fit, X[test], y[test]) / 2 for fit, (_, test, _) in zip(fits, jobs)]
+
+
+def test_a_study_is_scored_in_one_batch_where_the_estimator_offers_it(digits):
+    X, y = digits
+    BatchScoring.batches = []
+    lce = fast_curve(BatchScoring(), train_sizes=[40, 80, 160], n_repeats=2, random_state=0)
+    lce.fit(X, y)
+    assert len(BatchScoring.batches) == 1
+    assert [n for n, _, _ in BatchScoring.batches[0]] == [40, 40, 80, 80, 160, 160]
+    assert len({seed for _, _, seed in BatchScoring.batches[0]}) == 6  # each fit its own seed
+    assert np.all(lce.scores_ <= 0.5)
+    plain = fast_curve(logistic(), train_sizes=[40, 80, 160], n_repeats=2, random_state=0)
+    np.testing.assert_allclose(lce.scores_ * 2, plain.fit(X, y).scores_)
+    # Per-sample fit parameters go one fit at a time.
+    BatchScoring.batches = []
+    lce.fit(X, y, sample_weight=np.ones(len(y)))
+    assert BatchScoring.batches == [] and lce.scores_.max() > 0.5
+    # Groups go to the batch, as they would to each fit.
+    groups = np.arange(len(y)) // 3
+    lce.fit(X, y, groups=groups)
+    assert len(BatchScoring.batches) == 1
+    np.testing.assert_array_equal(BatchScoring.groups, groups)

@@ -563,3 +563,85 @@ def test_real_pretrained_weights_transfer(digits, mobilenet_v2_weights):
     random_score = random_.fit(X_train, y_train).score(X_test, y_test)
     assert real_score > 0.7
     assert real_score > random_score + 0.3
+
+
+def test_heads_trained_together_score_as_their_own_fits():
+    from sklearn.metrics import check_scoring
+
+    X, y = _digit_rows()
+    clf = _head(epochs=30, learning_rate=0.01, n_iter_no_change=3, random_state=None)
+    test = np.arange(300, len(y))
+    rng = np.random.RandomState(0)
+    # 20 rows cannot hold a validation split (every epoch); the others stop early.
+    sizes, seeds = (20, 60, 150, 300), range(4)
+    jobs = [(np.sort(rng.choice(300, n, replace=False)), test, s) for n in sizes for s in seeds]
+    scorer = check_scoring(clf, "accuracy")
+    together = np.array(clf.score_subsamples(X, y, jobs, scorer)).reshape(4, 4)
+    alone = np.array(
+        [
+            scorer(clone(clf).set_params(random_state=s).fit(X[tr], y[tr]), X[te], y[te])
+            for tr, te, s in jobs
+        ]
+    ).reshape(4, 4)
+    # Each head scores as its own fit, within the spread of the repeats: they
+    # differ only in the draws of dropout and shuffling.
+    spread = alone.std(axis=1, keepdims=True) + 0.02
+    assert np.all(np.abs(together - alone) <= 2 * spread), (together, alone)
+    assert np.all(np.abs(together.mean(axis=1) - alone.mean(axis=1)) <= alone.std(axis=1) + 0.02)
+    assert alone.mean(axis=1)[-1] > 0.9  # they learnt something to agree on
+
+
+def test_heads_train_together_only_where_fits_train_only_a_head(mobilenet_v2_weights):
+    assert hasattr(_head(), "score_subsamples")
+    assert not hasattr(_head(optimizer="sgd"), "score_subsamples")
+    assert not hasattr(_head(epochs=0), "score_subsamples")
+    assert not hasattr(small_cnn(), "score_subsamples")  # trained from scratch
+    assert not hasattr(mobilenet(), "score_subsamples")  # fine-tunes
+    # Random weights: each fit's backbone (and features) are its own.
+    assert not hasattr(mobilenet(fine_tune_from=None), "score_subsamples")
+    pretrained = TransferImageClassifier(weights=str(mobilenet_v2_weights), fine_tune_from=None)
+    assert hasattr(pretrained, "score_subsamples")
+    assert not hasattr(clone(pretrained).set_params(augmentation="default"), "score_subsamples")
+    assert not hasattr(clone(pretrained).set_params(fine_tune_from="auto"), "score_subsamples")
+
+
+def test_heads_trained_together_split_by_groups():
+    from sklearn.metrics import check_scoring
+
+    X, y = _digit_rows()
+    groups = np.arange(len(y)) // 5
+    clf = _head(epochs=15, learning_rate=0.01, random_state=None)
+    test = np.arange(300, len(y))
+    jobs = [(np.arange(n), test, s) for n in (100, 300) for s in range(3)]
+    scorer = check_scoring(clf, "accuracy")
+    together = np.array(clf.score_subsamples(X, y, jobs, scorer, groups=groups)).reshape(2, 3)
+    alone = np.array(
+        [
+            scorer(
+                clone(clf).set_params(random_state=s).fit(X[tr], y[tr], groups=groups[tr]),
+                X[te],
+                y[te],
+            )
+            for tr, te, s in jobs
+        ]
+    ).reshape(2, 3)
+    assert np.all(np.abs(together.mean(axis=1) - alone.mean(axis=1)) <= alone.std(axis=1) + 0.03)
+    # A group split that the data cannot hold is refused as in fit.
+    with pytest.raises(ValueError, match="group"):
+        clone(clf).set_params(early_stopping=True).score_subsamples(
+            X, y, jobs, scorer, groups=np.zeros(len(y))
+        )
+
+
+def test_a_shared_backbone_keys_fit_and_predict_alike(digits, mobilenet_v2_weights, fresh_cache):
+    # The fit keys its features by the shared backbone's digest, taken when it
+    # was served; predict fingerprints the model's features itself: one key.
+    X, y = digits
+    clf = TransferImageClassifier(
+        weights=str(mobilenet_v2_weights), image_size=32, fine_tune_from=None, epochs=1
+    )
+    clf.set_params(random_state=0).fit(X[:40], y[:40])
+    assert fresh_cache.misses == 40
+    clf.predict_proba(X[:40])
+    clone(clf).set_params(random_state=1).fit(X[:40], y[:40])
+    assert fresh_cache.misses == 40 and fresh_cache.hits == 80
