@@ -401,14 +401,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         data, seed = self._stage_data(X, y, sample_weight, groups)
         settings = self._training()
-        plan = plan_stages(
-            record,
-            cache=self.cache,
-            augmentation=self.augmentation,
-            fine_tune_from=self.fine_tune_from,
-            weights=self.weights,
-            settings=settings,
-        )
+        plan = self._plan_stages(record, settings)
         with building(seed, self.mixed_precision, self.strategy):
             network = build_network(
                 record,
@@ -427,6 +420,17 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             }
         self.model_ = network.model
         return self
+
+    def _plan_stages(self, record, settings):
+        """What each stage trains on, from the parameters: :func:`plan_stages`."""
+        return plan_stages(
+            record,
+            cache=self.cache,
+            augmentation=self.augmentation,
+            fine_tune_from=self.fine_tune_from,
+            weights=self.weights,
+            settings=settings,
+        )
 
     def _stage_data(self, X, y, sample_weight, groups):
         """Encoded targets, weights, the early-stopping split and shuffling; the model's seed."""
@@ -458,14 +462,7 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         try:
             record = self._check_params()
             settings = self._training()
-            plan = plan_stages(
-                record,
-                cache=self.cache,
-                augmentation=self.augmentation,
-                fine_tune_from=self.fine_tune_from,
-                weights=self.weights,
-                settings=settings,
-            )
+            plan = self._plan_stages(record, settings)
         except (ValueError, TypeError):
             return False
         # A backbone of random weights depends on each fit's seed: features of its own.
