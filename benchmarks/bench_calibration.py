@@ -20,10 +20,14 @@ what more data really gave:
 For every pilot and horizon (2x, 4x and 10x its largest training size): the error
 of the predicted score, the coverage and width of the 95% score interval, and, for
 the target the truth reaches there, the point answer in images against the true
-first size and the 80% range. Held out by data set: the figures of each data set
-come from multiples calibrated on the others (``--held-out``).
+first size and the 80% range; first held out by data set (the figures of each data
+set from multiples calibrated on the others; the chest X-rays and PneumoniaMNIST,
+made of the same images, held out together), then with the multiples the package
+ships. ``--calibrate`` prints those multiples (the package's come from
+``--max-curves 0``); ``--rounds`` simulates rounds of collection by several rules on
+the image curves' truth.
 
-    python benchmarks/bench_calibration.py [--lcdb CSV] [--held-out] [--calibrate]
+    python benchmarks/bench_calibration.py [--lcdb CSV] [--max-curves N] [--calibrate | --rounds]
 """
 
 import argparse
