@@ -27,6 +27,9 @@ from ._stages import ACTIVATION_VIEWS, FEATURE_VIEWS, IMAGES, ROWS
 from ._tf_data import ImageFeed, image_read_errors, images_dataset, rows_dataset, views_dataset
 
 LOSS = "sparse_categorical_crossentropy"
+# Training steps per call of Keras's traced train function: the same steps, in
+# one call where a small model's step costs less than its call from Python.
+STEPS_PER_EXECUTION = 32
 
 
 def make_optimizer(optimizer, learning_rate):
@@ -51,7 +54,12 @@ class Trainer:
         import keras
 
         self.model = keras.models.clone_model(model)
-        self.model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
+        self.model.compile(
+            optimizer=optimizer,
+            loss=LOSS,
+            metrics=["accuracy"],
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
         self.model.optimizer.build(self.model.trainable_variables)
         self._optimizer_start = [v.numpy() for v in self.model.optimizer.variables]
 
@@ -383,7 +391,11 @@ def train_stage(model, datasets, stage, settings, *, pooled=False):
         ) as trainer:
             history = trainer.fit(model, learning_rate, train_ds, **fit_params)
     else:
-        model.compile(optimizer=optimizer, loss=LOSS, metrics=["accuracy"])
+        # Callbacks of the user's see every batch: one step per call for them.
+        steps = 1 if settings.callbacks else STEPS_PER_EXECUTION
+        model.compile(
+            optimizer=optimizer, loss=LOSS, metrics=["accuracy"], steps_per_execution=steps
+        )
         history = model.fit(train_ds, **fit_params)
         release_step_functions(model)
     return {name: [float(v) for v in values] for name, values in history.history.items()}
