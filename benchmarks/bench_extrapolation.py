@@ -70,7 +70,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_vision import PowerLawRegressor
-from sklearn_vision._learning_curve import balanced_subsample
+from sklearn_vision._split import balanced_subsample
 
 REAL_WEIGHTS = (
     Path(__file__).resolve().parents[2]

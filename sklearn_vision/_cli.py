@@ -1244,7 +1244,7 @@ def _train_test(labels, groups, test_size, seed):
     """The stratified held-out split of ``train`` (whole groups with groups); test None for 0."""
     from sklearn.model_selection import train_test_split
 
-    from ._learning_curve import group_test_split
+    from ._split import group_test_split
 
     indices = np.arange(len(labels))
     if test_size == 0:
