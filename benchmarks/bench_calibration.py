@@ -43,8 +43,8 @@ import pandas as pd
 from scipy import special
 from sklearn.isotonic import IsotonicRegression
 
-from sklearn_vision import PowerLawRegressor, _power_law
-from sklearn_vision._power_law import (
+from sklearn_vision import PowerLawRegressor, _calibration
+from sklearn_vision._calibration import (
     _CALIBRATION,
     _CONFIDENCES,
     _RANGE_CALIBRATION,
@@ -354,12 +354,12 @@ def range_holds(case, table, confidence):
 @contextmanager
 def calibrated(score_table, range_table):
     """The regressor's intervals with these tables (calibrated on other data sets)."""
-    saved = _power_law._CALIBRATION, _power_law._RANGE_CALIBRATION
-    _power_law._CALIBRATION, _power_law._RANGE_CALIBRATION = score_table, range_table
+    saved = _calibration._CALIBRATION, _calibration._RANGE_CALIBRATION
+    _calibration._CALIBRATION, _calibration._RANGE_CALIBRATION = score_table, range_table
     try:
         yield
     finally:
-        _power_law._CALIBRATION, _power_law._RANGE_CALIBRATION = saved
+        _calibration._CALIBRATION, _calibration._RANGE_CALIBRATION = saved
 
 
 def evaluate(case, score_table, range_table):

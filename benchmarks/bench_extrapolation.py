@@ -70,7 +70,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_vision import PowerLawRegressor
-from sklearn_vision._learning_curve import balanced_subsample
+from sklearn_vision._split import balanced_subsample
 
 REAL_WEIGHTS = (
     Path(__file__).resolve().parents[2]
@@ -292,7 +292,7 @@ def calibrate(curves):
     end in (1 - c) / 2 of the fits, at each confidence c (by bisection, with
     the worse end's envelope over the sizes between as the regressor draws it).
     """
-    from sklearn_vision._power_law import _CONFIDENCES, band_ends
+    from sklearn_vision._calibration import _CONFIDENCES, band_ends
 
     fits = {"regular": [], "irregular": []}
     for *_, sizes, scores in curves:

@@ -215,7 +215,7 @@ def plain_keras_fit_score(X, y, X_test, y_test, *, preset, fine_tune, args, seed
 
 
 def run_plain(args, fine_tune):
-    from sklearn_vision._learning_curve import balanced_subsample
+    from sklearn_vision._split import balanced_subsample
 
     X, y, train, test = data(args.n_images, args.image_size)
     preset = os.path.join(args.preset_dir, "dinov2")

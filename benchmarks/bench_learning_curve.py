@@ -126,7 +126,7 @@ def plain_keras_fit_score(X, y, X_test, y_test, *, weights, fine_tune, args, see
 
 
 def run_plain(args, fine_tune, single=False):
-    from sklearn_vision._learning_curve import balanced_subsample
+    from sklearn_vision._split import balanced_subsample
 
     X, y, train, test = data(args.n_images, args.image_size)
 

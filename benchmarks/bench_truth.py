@@ -44,7 +44,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_vision import LearningCurveEstimator
-from sklearn_vision._learning_curve import group_subsample, shuffled_folds
+from sklearn_vision._split import group_subsample, shuffled_folds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from image_curves import backbone_features, chest_images  # noqa: E402

@@ -208,7 +208,7 @@ def measure(task, representation, learner_name, found, seed=0):
     from sklearn.base import clone  # noqa: F401
     from sklearn.model_selection import train_test_split
 
-    from sklearn_vision._learning_curve import _subsample, group_test_split
+    from sklearn_vision._split import _subsample, group_test_split
 
     dataset, representations, y, groups = found[task]
     X = representations[representation]

@@ -6,38 +6,24 @@ off the score at larger sizes, or the size at which a target score is reached.
 """
 
 import copy
-import json
 import math
 import os
-import stat
-import time
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.exceptions import FitFailedWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import (
-    GroupKFold,
-    KFold,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    check_cv,
-    train_test_split,
-)
+from sklearn.model_selection import check_cv
 from sklearn.utils import (
     ClassifierTags,
     _safe_indexing,
     check_random_state,
     get_tags,
     indexable,
-    resample,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -46,7 +32,6 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     _check_method_params,
     _estimator_has,
@@ -56,356 +41,8 @@ from sklearn.utils.validation import (
 )
 
 from ._power_law import LearningCurveWarning, PowerLawRegressor
-from ._progress import ProgressBar
-
-
-@validate_params(
-    {
-        "y": ["array-like"],
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
-def balanced_subsample(y, n_samples, random_state=None):
-    """Return the indices of ``n_samples`` rows of ``y``, as class-balanced as possible.
-
-    Each class gets ``n_samples // n_classes`` rows (the remainder going to
-    randomly chosen classes); a class with fewer rows gives all of them and the
-    others share its shortfall, so the size is always exactly ``n_samples``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n,)
-        Class labels.
-    n_samples : int
-        Rows to draw, at least the number of classes and at most ``n``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the draw.
-
-    Returns
-    -------
-    indices : ndarray of shape (n_samples,)
-        Sorted row indices.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_vision._learning_curve import balanced_subsample
-    >>> y = np.array([0] * 90 + [1] * 10)
-    >>> np.bincount(y[balanced_subsample(y, 16, random_state=0)])
-    array([8, 8])
-    >>> np.bincount(y[balanced_subsample(y, 40, random_state=0)])
-    array([30, 10])
-    """
-    rng = check_random_state(random_state)
-    classes, y_indices, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if not len(classes) <= n_samples <= len(y):
-        raise ValueError(
-            f"A subsample of {n_samples} rows needs between {len(classes)} (one per class) "
-            f"and {len(y)} (all rows)."
-        )
-    take = _balanced_counts(counts, n_samples, rng)
-    chosen = [
-        rng.choice(np.flatnonzero(y_indices == k), take[k], replace=False)
-        for k in range(len(classes))
-    ]
-    return np.sort(np.concatenate(chosen))
-
-
-def _balanced_counts(counts, n_samples, rng):
-    """Rows to take from each class: equal shares, capped by each class's size."""
-    take = np.zeros(len(counts), dtype=int)
-    remaining = n_samples
-    # Water-filling: give every class an equal share, capped by its size, and
-    # hand what a small class cannot take to the others.
-    while remaining:
-        open_classes = np.flatnonzero(take < counts)
-        share, extra = divmod(remaining, len(open_classes))
-        grant = np.full(len(open_classes), share)
-        grant[rng.choice(len(open_classes), extra, replace=False)] += 1
-        grant = np.minimum(grant, counts[open_classes] - take[open_classes])
-        take[open_classes] += grant
-        remaining -= grant.sum()
-    return take
-
-
-def _proportional_counts(counts, n_samples):
-    """Rows to take from each class in proportion to its size (largest remainders)."""
-    exact = counts * (n_samples / counts.sum())
-    take = np.floor(exact).astype(int)
-    short = n_samples - take.sum()
-    take[np.argsort(take - exact, kind="stable")[:short]] += 1
-    return take
-
-
-def check_groups(groups, n_samples):
-    """``groups`` as a 1-D array of one label per sample; ValueError for a missing label.
-
-    None or NaN would form a group of their own (or make sorting the labels
-    fail): every sample needs a real group label.
-    """
-    groups = column_or_1d(groups)
-    if len(groups) != n_samples:
-        raise ValueError(
-            f"groups has {len(groups)} entries for {n_samples} samples; give one "
-            "group label per sample."
-        )
-    missing = [
-        index
-        for index, group in enumerate(groups.tolist())
-        if group is None or (isinstance(group, float) and np.isnan(group))
-    ]
-    if missing:
-        raise ValueError(
-            f"groups has no label (None or NaN) for {len(missing)} samples, the first at "
-            f"index {missing[0]}; give every sample its group, such as its patient ID."
-        )
-    return groups
-
-
-def group_subsample(y, groups, n_samples, sampling, random_state=None):
-    """Return the indices of ``n_samples`` rows drawn by whole groups.
-
-    Groups are taken in random order, each as a whole, as long as its classes
-    still need rows (per class: ``sampling="balanced"`` shares as in
-    :func:`balanced_subsample`, ``"stratified"`` the class proportions,
-    ``"random"`` one share for all); a group that holds more rows of a class
-    than it still needs gives a random part of them. So the size is exact and
-    at most one group per class is cut, on the training side only.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_vision._learning_curve import group_subsample
-    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    >>> groups = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
-    >>> rows = group_subsample(y, groups, 4, "balanced", random_state=0)
-    >>> np.bincount(y[rows]), len(np.unique(groups[rows]))
-    (array([2, 2]), 2)
-    """
-    rng = check_random_state(random_state)
-    labels = np.zeros(len(y), dtype=int) if sampling == "random" else y
-    classes, y_indices, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    if sampling == "stratified":
-        need = _proportional_counts(counts, n_samples)
-    else:
-        need = _balanced_counts(counts, n_samples, rng)
-    group_ids, group_indices = np.unique(groups, return_inverse=True)
-    members = np.split(
-        np.argsort(group_indices, kind="stable"), np.cumsum(np.bincount(group_indices))[:-1]
-    )
-    chosen = []
-    for group in rng.permutation(len(group_ids)):
-        rows = members[group]
-        for k in np.unique(y_indices[rows]):
-            if need[k] == 0:
-                continue
-            rows_k = rows[y_indices[rows] == k]
-            if len(rows_k) > need[k]:
-                rows_k = rng.choice(rows_k, need[k], replace=False)
-            need[k] -= len(rows_k)
-            chosen.append(rows_k)
-        if not need.any():
-            break
-    return np.sort(np.concatenate(chosen))
-
-
-def _subsample(y, groups, n_samples, sampling, rng):
-    """Return sorted indices of ``n_samples`` rows drawn by ``sampling`` (and by groups)."""
-    if groups is not None:
-        return group_subsample(y, groups, n_samples, sampling, rng)
-    if sampling == "balanced":
-        return balanced_subsample(y, n_samples, rng)
-    indices = np.arange(len(y))
-    if n_samples == len(y):
-        return indices
-    stratify = y if sampling == "stratified" else None
-    return np.sort(
-        resample(indices, replace=False, n_samples=n_samples, stratify=stratify, random_state=rng)
-    )
-
-
-@dataclass(frozen=True)
-class _FitInputs:
-    """What every fit of one learning curve shares: the data, the scorer, their metadata.
-
-    ``error_score`` is what a fit that raises scores, or "raise". Module-level
-    and plain, so joblib pickles it to its workers with each fit (memory-mapping
-    a large ``X`` as it would an argument of its own).
-    """
-
-    X: object
-    y: np.ndarray
-    scorer: object
-    fit_params: dict
-    score_params: dict
-    error_score: object = "raise"
-
-
-def _fit_and_score(estimator, train, test, inputs):
-    """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds, error).
-
-    ``inputs`` is a :class:`_FitInputs`. ``error`` is None, or with
-    ``inputs.error_score`` not "raise", the exception the fit or its scoring
-    raised (the score is then ``error_score``).
-    """
-    X, y = inputs.X, inputs.y
-    fit_params = _check_method_params(X, params=inputs.fit_params, indices=train)
-    score_params = _check_method_params(X, params=inputs.score_params, indices=test)
-    start = time.perf_counter()
-    try:
-        estimator.fit(_safe_indexing(X, train), y[train], **fit_params)
-        fit_time = time.perf_counter() - start
-        score = inputs.scorer(estimator, _safe_indexing(X, test), y[test], **score_params)
-    except Exception as exc:
-        if isinstance(inputs.error_score, str):  # "raise"
-            raise
-        return float(inputs.error_score), time.perf_counter() - start, exc
-    return float(score), fit_time, None
-
-
-class FitRecords:
-    """Each finished fit's score and seconds, one small JSON file per fit.
-
-    The files are plain data: reading them never runs code, and a file that
-    is not a record of this form (damaged, edited, not a regular file, or not
-    ours) is ignored and the fit run again; a digest of the fit's key and
-    values shows an edited score. Only fits that succeeded with a finite score are kept,
-    so a fit that failed
-    (out of memory, say) is tried again on the next run. The files live in
-    ``location/sklearn-vision-fits/``, named by a digest of what identifies
-    the fit; nothing else under ``location`` is read or written.
-    """
-
-    FOLDER = "sklearn-vision-fits"
-
-    def __init__(self, location):
-        self.folder = os.path.join(os.fspath(location), self.FOLDER)
-
-    @classmethod
-    def from_memory(cls, memory):
-        """The records a ``memory`` parameter names: a folder, a joblib.Memory, or None."""
-        location = getattr(memory, "location", memory)
-        return None if location is None else cls(location)
-
-    @staticmethod
-    def key(*parts):
-        """A digest of what identifies a fit (hashed, never stored or loaded)."""
-        return joblib.hash(parts)
-
-    def _path(self, key):
-        return os.path.join(self.folder, f"{key}.json")
-
-    MAX_BYTES = 4096  # a record is about 100 bytes
-
-    def get(self, key):
-        """``(score, seconds, None)`` as recorded, or None.
-
-        Only a regular file of at most :attr:`MAX_BYTES` is read (a pipe or a
-        link to a device is never opened), and only a record whose fields are
-        finite numbers, seconds not negative, and whose digest matches its key
-        and values is trusted: an edited score is fitted again, never believed.
-        """
-        path = self._path(key)
-        try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > self.MAX_BYTES:
-                return None
-            with open(path, "rb") as file:
-                record = json.loads(file.read(self.MAX_BYTES + 1))
-            score, seconds = record["score"], record["seconds"]
-        except (OSError, ValueError, TypeError, KeyError, RecursionError):
-            return None  # none, or not a record of ours: fit again
-        numbers = all(
-            isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-            for value in (score, seconds)
-        )
-        if not numbers or seconds < 0 or record.get("digest") != self._digest(key, score, seconds):
-            return None
-        return float(score), float(seconds), None
-
-    @staticmethod
-    def _digest(key, score, seconds):
-        return joblib.hash((key, float(score), float(seconds)))
-
-    def put(self, key, score, seconds):
-        """Record a finished fit (written whole, so a reader never sees half a file)."""
-        os.makedirs(self.folder, exist_ok=True)
-        path = self._path(key)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        record = {"score": score, "seconds": seconds, "digest": self._digest(key, score, seconds)}
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(record, file, allow_nan=False)
-        os.replace(temporary, path)
-
-
-def _scoring_key(scoring):
-    """What identifies a scoring in the fit records: its name, or a digest of it."""
-    if isinstance(scoring, str):
-        return scoring
-    try:
-        return joblib.hash(scoring)
-    except Exception:  # not picklable (a lambda, say): its repr, never the same twice
-        return repr(scoring)
-
-
-def _chance_score(classifier, y, split, scorer):
-    """The score of a model that ignores the inputs (class priors, or the mean) on ``split``.
-
-    None when the scorer cannot score such a model.
-    """
-    train, test = split
-    dummy = DummyClassifier(strategy="prior") if classifier else DummyRegressor()
-    try:
-        dummy.fit(np.zeros((len(train), 1)), y[train])
-        return float(scorer(dummy, np.zeros((len(test), 1)), y[test]))
-    except Exception:  # a scorer that needs the real inputs: no chance level to give
-        return None
-
-
-def shuffled_folds(y, groups, n_splits, classifier, seed):
-    """The sorted (train, test) indices of ``n_splits`` shuffled folds.
-
-    Stratified for classifiers, as far as the classes allow; by whole groups
-    with ``groups`` (:class:`~sklearn.model_selection.StratifiedGroupKFold`,
-    :class:`~sklearn.model_selection.GroupKFold` for regressors). The one
-    place the package cuts folds of its own: the test split of a learning
-    curve, its folds that score every sample, and the classifier's early-stopping
-    split with groups.
-    """
-    if groups is not None:
-        kind = StratifiedGroupKFold if classifier else GroupKFold
-    else:
-        kind = StratifiedKFold if classifier else KFold
-    cv = kind(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # "The least populated class in y has only k members": as far as it allows.
-        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-        return [(np.sort(a), np.sort(b)) for a, b in cv.split(np.zeros(len(y)), y, groups)]
-
-
-def group_test_split(y, groups, test_size, classifier, random_state=None):
-    """Train and test indices, the test holding whole groups, about ``test_size`` of the samples.
-
-    One fold of a :class:`~sklearn.model_selection.StratifiedGroupKFold` (a
-    :class:`~sklearn.model_selection.GroupKFold` for regressors) of
-    ``round(1 / test_size)`` folds; too few groups for it is an error that says
-    how many are needed.
-    """
-    rng = check_random_state(random_state)
-    n_test = test_size * len(y) if test_size < 1 else test_size
-    n_splits = max(2, round(len(y) / n_test))
-    n_groups = len(np.unique(groups))
-    if n_groups < n_splits:
-        raise ValueError(
-            f"test_size={test_size} with groups holds out whole groups, one in "
-            f"{n_splits} of them, and needs at least {n_splits} groups; got {n_groups}. "
-            "Use a larger test_size (0.5 needs 2 groups) or cv=GroupKFold(n_splits) "
-            "with fewer folds."
-        )
-    return shuffled_folds(y, groups, n_splits, classifier, rng.randint(2**31 - 1))[0]
-
+from ._split import _subsample, absolute_train_sizes, check_groups, learning_curve_splits
+from ._validation import _chance_score, _FitInputs, run_fits, warn_failures
 
 # What next_round_size collects up to, as multiples of the largest size
 # measured: at least 1.25 times (a round that adds little tells little), at
@@ -415,48 +52,6 @@ _ROUND_GROWTH = (1.25, 3.0)
 # Scorers that are a proportion of the held-out samples (or a mean of such
 # proportions): their noise on n samples is at most binomial.
 _PROPORTIONS = ("accuracy", "balanced_accuracy")
-
-# A test split smaller than this (samples, or samples of its smallest class)
-# is too noisy to share between all fits: the default protocol scores every
-# sample instead. At 100 samples, one sample moves accuracy by 0.01.
-SMALL_TEST_SPLIT = {"samples": 100, "per_class": 20}
-
-
-def scores_every_sample(y, test_size, n_repeats, classifier):
-    """Whether the default protocol spreads the repeats over folds that score every sample.
-
-    True when there are at least 3 repeats (3 folds: two thirds of the data
-    left to train on) and one test split of ``test_size``
-    would hold fewer than 100 samples, or (for classifiers) fewer than 20 of
-    some class.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_vision._learning_curve import scores_every_sample
-    >>> scores_every_sample(np.repeat([0, 1], 120), 0.1, 5, classifier=True)
-    True
-    >>> scores_every_sample(np.repeat([0, 1], 1200), 0.1, 5, classifier=True)
-    False
-    """
-    n_test = test_size * len(y) if test_size < 1 else test_size
-    small = n_test < SMALL_TEST_SPLIT["samples"]
-    if classifier:
-        smallest_class = np.unique(y, return_counts=True)[1].min()
-        small |= n_test * smallest_class / len(y) < SMALL_TEST_SPLIT["per_class"]
-    return n_repeats >= 3 and bool(small)
-
-
-def _check_no_group_on_both_sides(splits, groups, cv):
-    for fold, (train, test) in enumerate(splits):
-        shared = np.intersect1d(groups[train], groups[test])
-        if len(shared):
-            raise ValueError(
-                f"cv={cv!r} puts group {shared.tolist()[0]!r} (and {len(shared) - 1} more) on both "
-                f"sides of fold {fold}: the scores would be optimistic. Use a splitter "
-                "that keeps groups whole, such as GroupKFold or StratifiedGroupKFold, "
-                "or cv=<number of folds>."
-            )
 
 
 def _is_classifier(estimator):
@@ -707,73 +302,36 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def _splits(self, X, y, groups, classifier, rng, split_params):
-        """The (train, test) splits, and the split of each fit at a size, in order."""
-        if self.cv is None and scores_every_sample(y, self.test_size, self.n_repeats, classifier):
-            splits = self._repeat_folds(y, groups, classifier, rng)
-            # Each fold as often as the others (fewer folds than repeats: rounded up).
-            n_fits = -(-self.n_repeats // len(splits)) * len(splits)
-            return splits, [i % len(splits) for i in range(n_fits)]
-        if self.cv is None and groups is None:
-            indices = np.arange(len(y))
-            train, test = train_test_split(
-                indices,
-                test_size=self.test_size,
-                stratify=y if classifier else None,
-                random_state=rng,
-            )
-            splits = [(np.sort(train), np.sort(test))]
-        elif self.cv is None:
-            splits = [group_test_split(y, groups, self.test_size, classifier, rng)]
-        else:
-            if groups is not None and isinstance(self.cv, Integral):
-                splitter = StratifiedGroupKFold if classifier else GroupKFold
-                cv = splitter(n_splits=self.cv)
-                split_params = {"groups": groups}
-            else:
-                cv = check_cv(self.cv, y, classifier=classifier)
-            splits = list(cv.split(X, y, **split_params))
-            if groups is not None:
-                _check_no_group_on_both_sides(splits, groups, cv)
-        return splits, [i for i in range(len(splits)) for _ in range(self.n_repeats)]
-
-    def _repeat_folds(self, y, groups, classifier, rng):
-        """``n_repeats`` shuffled folds, stratified for classifiers.
-
-        Fewer when there are fewer groups, or (for classifiers) fewer samples
-        in the largest class. The fold with the smallest training part comes
-        first: the refit uses it.
-        """
-        n_splits = self.n_repeats
-        if groups is not None:
-            n_splits = min(n_splits, len(np.unique(groups)))
-        if classifier:
-            n_splits = min(n_splits, np.unique(y, return_counts=True)[1].max())
-        if n_splits < 2:
-            raise ValueError(
-                f"n_repeats={self.n_repeats} folds that score every sample need samples "
-                "on both sides of a split, and here "
-                + (
-                    "all samples belong to one group"
-                    if groups is not None
-                    else "each class has a single sample"
-                )
-                + ". Give more samples (or groups), or a test_size with cv=None and "
-                "n_repeats below 3."
-            )
-        splits = shuffled_folds(y, groups, n_splits, classifier, rng.randint(2**31 - 1))
-        return sorted(splits, key=lambda split: len(split[0]))
-
     def _plan(self, X, y, groups, classifier, rng, split_params):
         """The splits, the split of each fit at a size, and the sizes; set ``n_train_``.
 
         What ``fit`` and :meth:`resolve_train_sizes` share.
         """
-        splits, plan = self._splits(X, y, groups, classifier, rng, split_params)
+        splits, plan = learning_curve_splits(
+            X,
+            y,
+            groups,
+            cv=self.cv,
+            test_size=self.test_size,
+            n_repeats=self.n_repeats,
+            classifier=classifier,
+            rng=rng,
+            split_params=split_params,
+        )
         self.n_train_ = min(len(splits[i][0]) for i in plan)
         # The most classes a fit's training part can hold: no size may hold fewer.
         n_classes = max(len(np.unique(y[splits[i][0]])) for i in plan) if classifier else 0
-        return splits, plan, self._absolute_sizes(self.n_train_, n_classes)
+        return (
+            splits,
+            plan,
+            absolute_train_sizes(
+                self.train_sizes,
+                self.n_train_,
+                n_classes,
+                sampling=self.sampling,
+                default_curve=self.curve is None,
+            ),
+        )
 
     def resolve_train_sizes(self, y, groups=None):
         """Return the training-set sizes, in samples, that ``fit`` will use on ``y``.
@@ -802,54 +360,6 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         return planner._plan(np.zeros((len(y), 1)), y, groups, classifier, rng, {"groups": groups})[
             2
         ]
-
-    def _absolute_sizes(self, n_train, n_classes):
-        sizes = np.asarray(self.train_sizes)
-        if sizes.ndim != 1 or len(sizes) == 0:
-            raise ValueError(f"train_sizes must be a non-empty 1-D list, got {self.train_sizes!r}.")
-        if np.issubdtype(sizes.dtype, np.floating):
-            if not np.all(np.isfinite(sizes)):
-                raise ValueError(
-                    f"train_sizes must be finite numbers, got {sizes.tolist()}: give fractions "
-                    "of the training data in (0, 1] or numbers of samples."
-                )
-            if np.any((sizes <= 0) | (sizes > 1)):
-                raise ValueError(
-                    f"Fractional train_sizes must lie in (0, 1], got {sizes.tolist()}; "
-                    "numbers of samples are ints, such as [20, 40, 80]."
-                )
-            absolute = np.floor(sizes * n_train).astype(int)
-        elif np.issubdtype(sizes.dtype, np.integer):
-            absolute = sizes.astype(int)
-        else:
-            raise ValueError(f"train_sizes must be floats or ints, got {sizes.dtype}.")
-        smallest = max(n_classes, 1) if self.sampling != "random" else 1
-        too_small = absolute[absolute < smallest]
-        if len(too_small):
-            reason = f"the {n_classes} classes" if self.sampling != "random" else "one sample"
-            raise ValueError(
-                f"train_sizes {sizes.tolist()} give subsamples of {too_small.tolist()} samples, "
-                f"fewer than {reason}: a {self.sampling} subsample needs at least {smallest}."
-            )
-        too_large = absolute[absolute > n_train]
-        if len(too_large):
-            raise ValueError(
-                f"train_sizes ask for {too_large.tolist()} samples, but only {n_train} are "
-                "available for training (after the test split)."
-            )
-        unique = np.unique(absolute)
-        if len(unique) < len(absolute):
-            warnings.warn(
-                f"train_sizes {sizes.tolist()} give {absolute.tolist()} samples; "
-                f"the repeated sizes are merged, leaving {unique.tolist()}.",
-                UserWarning,
-            )
-        if self.curve is None and len(unique) < 3:
-            raise ValueError(
-                f"train_sizes give {len(unique)} distinct size(s), {unique.tolist()}; "
-                "a learning curve needs at least 3."
-            )
-        return unique
 
     def _make_curve(self, scores):
         if self.curve is not None:
@@ -901,7 +411,17 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         estimators = [self._clone_estimator(seed) for seed in seeds]
-        outcomes = self._run_fits(jobs, estimators, X, y, scorer, (fit_params, score_params))
+        outcomes = run_fits(
+            self.estimator,
+            jobs,
+            estimators,
+            _FitInputs(X, y, scorer, fit_params, score_params, self.error_score),
+            memory=self.memory,
+            scoring=self.scoring,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            n_sizes=len(self.train_sizes_),
+        )
         failed = self._record_outcomes(jobs, outcomes, groups)
         self._fit_curve(failed)
         self.chance_score_ = _chance_score(classifier, y, splits[plan[0]], scorer)
@@ -947,7 +467,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         self.scores_ = np.array([score for score, _, _ in outcomes]).reshape(shape)
         self.fit_times_ = np.array([seconds for _, seconds, _ in outcomes]).reshape(shape)
         failed = np.array([error is not None for _, _, error in outcomes]).reshape(shape)
-        self._warn_failures(jobs, outcomes)
+        warn_failures(jobs, outcomes, self.error_score)
         if groups is not None:
             self.n_train_groups_ = np.array(
                 [len(np.unique(groups[subsample])) for _, _, subsample, _ in jobs]
@@ -985,104 +505,6 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             self.test_score_ = float(
                 scorer(self.estimator_, _safe_indexing(X, test), y[test], **score_params)
             )
-
-    def _run_fits(self, jobs, estimators, X, y, scorer, params):
-        """The (score, seconds, error) of every job: from the fit records, or fitted now.
-
-        Fits run through joblib, those the records of ``memory`` already hold
-        skipped; each fit that succeeds is recorded as it finishes, so an
-        interrupted run keeps what it did.
-        """
-        fit_params, score_params = params
-        records = FitRecords.from_memory(self.memory)
-        keys = [None] * len(jobs)
-        if records is not None:
-            data_key = joblib.hash((X, y, fit_params, score_params))
-            scoring = _scoring_key(self.scoring)
-            keys = [
-                records.key(data_key, estimator, subsample, test, scoring)
-                for (_, _, subsample, test), estimator in zip(jobs, estimators, strict=True)
-            ]
-        outcomes = [None if records is None else records.get(key) for key in keys]
-        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        inputs = _FitInputs(X, y, scorer, fit_params, score_params, self.error_score)
-        results = self._scored_together(todo, jobs, estimators, inputs)
-        if results is None:
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-                delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs)
-                for i in todo
-            )
-        # The time left weighted by the work left: a fit's cost grows with its size.
-        progress = ProgressBar(
-            len(todo), self.verbose > 0, unit="fits", work=sum(int(jobs[i][0]) for i in todo)
-        )
-        per_size = len(jobs) // len(self.train_sizes_)
-        with progress:
-            for i, outcome in zip(todo, results, strict=True):
-                outcomes[i] = outcome
-                if records is not None and outcome[2] is None and np.isfinite(outcome[0]):
-                    records.put(keys[i], *outcome[:2])
-                size, repeat = jobs[i][:2]
-                progress.update(detail=f"size {size}, repeat {repeat + 1}/{per_size}", work=size)
-        return outcomes
-
-    def _scored_together(self, todo, jobs, estimators, inputs):
-        """The outcomes of the ``todo`` fits from the estimator's ``score_subsamples``, or None.
-
-        An estimator that offers ``score_subsamples`` (such as a
-        :class:`TransferImageClassifier` that trains only a head on cached
-        features) fits all of a study's subsamples in one go (given the
-        ``groups`` the fits would get); the others, fits with other fit or
-        score parameters, and a batch that fails where
-        ``error_score`` is not "raise" go one fit at a time. Each fit's seconds
-        are the batch's shared equally.
-        """
-        if not todo or set(inputs.fit_params) - {"groups"} or inputs.score_params:
-            return None
-        if not hasattr(self.estimator, "score_subsamples"):
-            return None
-        batch = [
-            (jobs[i][2], jobs[i][3], estimators[i].get_params().get("random_state")) for i in todo
-        ]
-        start = time.perf_counter()
-        try:
-            scores = self.estimator.score_subsamples(
-                inputs.X, inputs.y, batch, inputs.scorer, **inputs.fit_params
-            )
-        except Exception:
-            if isinstance(inputs.error_score, str):  # "raise"
-                raise
-            return None
-        seconds = (time.perf_counter() - start) / len(todo)
-        return [(float(score), seconds, None) for score in scores]
-
-    def _warn_failures(self, jobs, outcomes):
-        errors = [
-            (size, repeat, error)
-            for (size, repeat, _, _), (_, _, error) in zip(jobs, outcomes, strict=True)
-            if error is not None
-        ]
-        if not errors:
-            return
-        if len(errors) == len(outcomes):
-            # The data or the estimator is at fault, not one subsample: its own error.
-            size, repeat, error = errors[0]
-            error.add_note(
-                f"All {len(outcomes)} fits of the learning curve failed; this is the first, "
-                f"at size {size}, repeat {repeat + 1}."
-            )
-            raise error
-        where = "; ".join(
-            f"size {size}, repeat {repeat + 1}: {type(error).__name__}: {error}"
-            for size, repeat, error in errors[:5]
-        )
-        more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
-        warnings.warn(
-            f"{len(errors)} of {len(outcomes)} fits failed and score {self.error_score} in "
-            f"scores_; the curve is fitted on the others. {where}{more}.",
-            FitFailedWarning,
-            stacklevel=3,
-        )
 
     def _draw(self, y, groups, train, size, rng):
         train_groups = None if groups is None else groups[train]

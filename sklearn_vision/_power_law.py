@@ -4,15 +4,23 @@ NumPy and SciPy only: no TensorFlow is imported here.
 """
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import special
 from scipy.optimize import brentq, minimize_scalar
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._calibration import (
+    _BOUNDED_HORIZON,
+    _ENVELOPE_STEPS,
+    _ROOM_PER_DOUBLING,
+    _calibrated_quantile,
+    _range_quantile,
+    band_ends,
+)
+from ._curves import AUTO_MODELS, MODEL_SPECS, MODELS, _fit_curve
 
 
 class LearningCurveWarning(UserWarning):
@@ -24,117 +32,6 @@ class LearningCurveWarning(UserWarning):
     """
 
 
-@dataclass(frozen=True)
-class CurveModel:
-    """A falling "error" curve ``t(x) = c + beta * g(x; theta)``, ``x = n / n_max``.
-
-    ``beta >= 0`` and ``g`` falls with ``x``, so ``t`` falls too; ``c`` is the
-    asymptote of the saturating curves. For each ``theta`` on the grid of
-    ``axes`` the best ``c`` and ``beta`` are a weighted linear least-squares
-    solution, so a fit is exact on the grid, deterministic and vectorised
-    (variable projection), then refined around the best grid point.
-    ``params(c, a, *theta)`` gives the parameters in the order of the
-    formula in the documentation, from its level ``c`` and scale ``a``
-    (``y = c - a g``); ``fixed_c`` pins ``c`` (to 0 for ``pow2``);
-    ``free_edges`` lists
-    the ``(axis, end)`` grid ends that are a curve of their own, not a
-    degenerate one (``pow4`` with ``d = 0`` is ``pow3``).
-    """
-
-    name: str
-    basis: object
-    axes: tuple
-    params: object
-    fixed_c: object = None
-    free_edges: tuple = ()
-    prior: object = None
-
-    def curves(self, x, thetas):
-        """``g`` at every point of ``thetas`` (arrays of equal length): (n_points, len(x))."""
-        with np.errstate(all="ignore"):
-            values = self.basis(x[np.newaxis, :], *(t[:, np.newaxis] for t in thetas))
-        return np.where(np.isfinite(values), values, 0.0)
-
-    def on_edge(self, indices):
-        """Whether grid indices (one per axis) put a shape parameter at a bound of its range."""
-        for axis, (index, values) in enumerate(zip(indices, self.axes, strict=True)):
-            if len(values) == 1:
-                continue
-            for end, at in (("min", 0), ("max", len(values) - 1)):
-                if index == at and (axis, end) not in self.free_edges:
-                    return True
-        return False
-
-
-def _log_grid(low, high, n):
-    return np.geomspace(low, high, n)
-
-
-# What many learning curves already know of the exponent b of pow3: log b
-# is normal around 0.25 with a spread of 0.5. Whole curves give a median b
-# of 0.35 (400 of LCDB's even-id curves) and 0.48 (the image curves of
-# benchmarks/data); fitted to a pilot's few sizes, the curves stop rising too
-# early, and a lower centre cut the error at 2x to 10x most: of the centres
-# 0.2, 0.25, 0.3 and 0.4 and spreads 0.4 to 0.6 tried, (0.25, 0.5) gave the
-# image pilots' mean error 0.036 at 10x (0.046 without a prior) and left
-# LCDB's no worse (0.0227 and 0.0122 at the 25% and 50% cuts of 300 curves,
-# 0.0231 and 0.0122 without). Applied where the repeats measure the noise of
-# each mean: the penalty weighs as much as one mean one standard error off.
-_EXPONENT_PRIOR = (0.25, 0.5)
-
-MODEL_SPECS = {
-    # The curve the Keras example on sample-size estimation fits, score = a * n**b:
-    # no asymptote.
-    "pow2": CurveModel(
-        "pow2",
-        lambda x, b: -(x**b),
-        (_log_grid(1e-3, 2, 200),),
-        lambda c, beta, b: (beta, b),
-        fixed_c=0.0,
-    ),
-    "pow3": CurveModel(
-        "pow3",
-        lambda x, b: x ** (-b),
-        (_log_grid(1e-3, 10, 200),),
-        lambda c, beta, b: (c, beta, b),
-        prior=lambda b: ((np.log(b) - np.log(_EXPONENT_PRIOR[0])) / _EXPONENT_PRIOR[1]) ** 2,
-    ),
-    "pow4": CurveModel(
-        "pow4",
-        lambda x, b, d: (x + d) ** (-b),
-        (_log_grid(1e-2, 10, 60), np.r_[0.0, _log_grid(1e-3, 10, 40)]),
-        lambda c, beta, b, d: (c, beta, b, d),
-        free_edges=((1, "min"),),
-    ),
-    "mmf4": CurveModel(
-        "mmf4",
-        lambda x, b, d: b / (b + x**d),
-        (_log_grid(1e-4, 1e4, 60), _log_grid(1e-2, 10, 40)),
-        lambda c, a, b, d: (c, c - a, b, d),
-    ),
-    "wbl4": CurveModel(
-        "wbl4",
-        lambda x, a, d: np.exp(-a * x**d),
-        (_log_grid(1e-3, 1e3, 60), _log_grid(1e-2, 10, 40)),
-        lambda c, beta, a, d: (c, beta, a, d),
-    ),
-    "exp3": CurveModel(
-        "exp3",
-        lambda x, b: np.exp(-b * x),
-        (_log_grid(1e-3, 1e3, 200),),
-        lambda c, beta, b: (c, beta, b),
-    ),
-    "log2": CurveModel(
-        "log2",
-        lambda x, k: -np.log(x) * k,
-        (np.ones(1),),
-        lambda c, beta, k: (c, beta),
-    ),
-}
-MODELS = tuple(MODEL_SPECS)
-# What "auto" combines: the curves of LCDB's best group for extrapolation.
-AUTO_MODELS = ("pow3", "pow4", "mmf4", "wbl4")
-
 # pow3 counts 8 times as much as its forward error alone says: the
 # four-parameter curves fit the sizes seen more closely than they extrapolate.
 # 8 minimised the error of 500 even-id LCDB curves and of the benchmark's own
@@ -144,58 +41,6 @@ _PRIOR_WEIGHTS = {"pow3": 8.0}
 # last means (on even-id LCDB curves and the benchmark's own, 0.5 to 0 did
 # best; 2 took too many slowly rising curves for flat ones).
 _FLAT_NOISES = 0.5
-
-# Conformal calibration of the intervals beyond the sizes seen, each end on
-# its own: at each confidence c, the multiple of its scale that each end of
-# the band needs so that the truth lies beyond it in (1 - c) / 2 of the
-# extrapolations of each of two corpora of real learning curves, the larger
-# of the two: the image learning curves of benchmarks/data (19 curves of
-# chest X-rays, PneumoniaMNIST and digits; pilots of every size emulated as
-# the study measures them; the truth the dense curve made monotone) and LCDB
-# 1.0's (Mohr, Viering, Loog and van Rijn 2022) with an even OpenML id (2,119
-# curves cut at a half, a quarter and a tenth of their largest size; the
-# truth the mean measured there); the truth 2, 4 and 10 times the largest
-# size seen, regular and irregular curves apart. A multiple whose tail holds
-# fewer than 5 cases carries the last measured one on by the normal tails'
-# ratio; one past 50 scales is 50 (an end beyond any score).
-# ``python benchmarks/bench_calibration.py --max-curves 0 --calibrate`` prints them.
-_CONFIDENCES = np.array([0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
-_CALIBRATION = {
-    ("regular", "better"): np.array([0.429, 0.614, 0.769, 0.993, 1.355, 2.638]),  # 7710 cases
-    ("regular", "worse"): np.array([0.000, 0.069, 0.382, 0.961, 1.785, 9.268]),  # 7710 cases
-    ("irregular", "better"): np.array([1.147, 1.691, 2.179, 2.797, 3.333, 4.380]),  # 1640 cases
-    ("irregular", "worse"): np.array([0.042, 0.190, 0.414, 1.004, 1.512, 2.820]),  # 1640 cases
-}
-# The range of sizes of inverse_predict_interval: its low end where the
-# prediction less a multiple of the full scale (in the score's better
-# direction) reaches the target, its high end where the prediction less a
-# multiple of the narrow scale does, the multiples calibrated on the same
-# cases for the range: the size at which the truth first reaches the
-# target (the truth at 2, 4 or 10 times the largest size seen) lies below the
-# range, or above it, in (1 - c) / 2 of each corpus's.
-_RANGE_CALIBRATION = {
-    ("regular", "better"): np.array([0.467, 0.678, 0.897, 1.253, 1.620, 2.951]),  # 7710 cases
-    ("regular", "worse"): np.array([0.174, 0.466, 0.858, 1.477, 1.805, 3.118]),  # 7710 cases
-    ("irregular", "better"): np.array([1.249, 1.842, 2.373, 3.046, 3.673, 8.030]),  # 1640 cases
-    ("irregular", "worse"): np.array([0.000, 0.578, 2.114, 9.798, 50.000, 50.000]),  # 1640 cases
-}
-# Beyond this many times the largest size seen the range has no upper end:
-# no calibration reaches that far.
-_BOUNDED_HORIZON = 16.0
-# The room left to the best score widens the better end beyond the sizes
-# seen, per doubling of the size: a curve far from its ceiling can still
-# move a lot.
-_ROOM_PER_DOUBLING = 0.05
-# The worse end of a regular curve counts on this part of the gain the curves
-# predict beyond the sizes seen. On the same curves cut at 1/8 and 1/16 (8 to
-# about 30 times the largest size seen, past the calibration), its 2.5% miss
-# rate grew to 3.2-3.6% counting on none of it, 3.3-3.6% on 0.25 and 3.5-4.0%
-# on 0.5: a quarter lifts the bound with the predicted gain at little cost.
-_TRUSTED_GAIN = 0.25
-# The worse end's envelope is drawn on a grid of this many points per doubling
-# of the size from the largest seen, fixed in advance, not by the sizes asked:
-# a size gets the same bound whatever else is asked with it.
-_ENVELOPE_STEPS = 64
 
 
 def _checked_confidence(confidence):
@@ -231,38 +76,6 @@ def _checked_score_bounds(score_bounds):
     return tuple(ends)
 
 
-def _calibrated_quantile(confidence, group, end, table=None):
-    """The multiple of its scale that ``end`` of an interval of ``confidence`` needs.
-
-    From ``table`` (``_CALIBRATION`` by default); normal tails outside the
-    confidences calibrated.
-    """
-    table = (_CALIBRATION if table is None else table)[group, end]
-    if confidence < _CONFIDENCES[0] or confidence > _CONFIDENCES[-1]:
-        edge = 0 if confidence < _CONFIDENCES[0] else -1
-        z = special.ndtri(0.5 + confidence / 2) / special.ndtri(0.5 + _CONFIDENCES[edge] / 2)
-        return float(table[edge] * z)
-    return float(np.interp(confidence, _CONFIDENCES, table))
-
-
-def band_ends(parts, q_better, q_worse, regular, bounds):
-    """The (better, worse) ends of the band in t from its parts and the two multiples.
-
-    ``parts`` is what :meth:`PowerLawRegressor._band_parts` returns. The better
-    end lies ``q_better`` full scales before the prediction. The worse end of
-    a regular curve lies ``q_worse`` narrow scales behind the prediction less
-    the part of the predicted gain it counts on; that of an irregular curve,
-    ``q_worse`` full scales behind it.
-    """
-    prediction, gain, full, narrow = parts
-    better = prediction - q_better * full
-    if regular:
-        worse = prediction + (1 - _TRUSTED_GAIN) * gain + q_worse * narrow
-    else:
-        worse = prediction + q_worse * full
-    return np.clip(better, *bounds), np.clip(worse, *bounds)
-
-
 def _irregularities(levels, means, standard_errors):
     """What makes a measured curve (``means`` falling with the size) unreliable to extrapolate.
 
@@ -293,101 +106,6 @@ def _irregularities(levels, means, standard_errors):
         if np.any(sudden & (steps[1:] > 0.5 * total)):
             found.append("jump")
     return found
-
-
-@dataclass(frozen=True)
-class _Fit:
-    """One curve fitted on the grid: its coefficients, basis point and cost.
-
-    Holds the curve's name, not its functions, so a fitted regressor pickles.
-    """
-
-    name: str
-    c: float
-    beta: float
-    theta: tuple
-    cost: float
-    degenerate: bool
-
-    @property
-    def model(self):
-        return MODEL_SPECS[self.name]
-
-    def __call__(self, x):
-        x = np.atleast_1d(np.asarray(x, dtype=float))
-        with np.errstate(all="ignore"):
-            g = self.model.basis(x, *self.theta)
-        return self.c + self.beta * g
-
-    def params(self, sign):
-        """The parameters of the documented formula for scores ``y = sign * t``.
-
-        ``t = c + beta g`` falls; the formulas read ``y = c' - a g``: ``c' = sign c``,
-        ``a = -sign beta``.
-        """
-        level, scale = sign * self.c, -sign * self.beta
-        return np.asarray(self.model.params(level, scale, *self.theta), dtype=float)
-
-
-def _solve(model, thetas, x, t, weights, low, high):
-    """``c``, ``beta`` and the weighted cost at each point of ``thetas``.
-
-    For each point ``c`` and ``beta`` solve the weighted linear problem;
-    ``beta`` is kept non-negative and ``c`` inside ``[low, high]`` (``beta``
-    is then refitted at the bound).
-    """
-    G = model.curves(x, thetas)
-    total, t_sum = weights.sum(), weights @ t
-    g_sum, gg_sum, gt_sum = G @ weights, (G**2) @ weights, G @ (weights * t)
-    with np.errstate(all="ignore"):
-        denominator = total * gg_sum - g_sum**2
-        beta = np.where(denominator > 1e-300, (total * gt_sum - g_sum * t_sum) / denominator, 0.0)
-        beta = np.maximum(beta, 0.0)
-        c = (t_sum - beta * g_sum) / total
-        outside = (c < low) | (c > high)
-        c = np.clip(c, low, high)
-        at_bound = np.maximum(np.where(gg_sum > 0, (gt_sum - c * g_sum) / gg_sum, 0.0), 0.0)
-    beta = np.where(outside, at_bound, beta)
-    residuals = t[np.newaxis, :] - c[:, np.newaxis] - beta[:, np.newaxis] * G
-    return c, beta, (residuals**2) @ weights
-
-
-def _mesh(axes):
-    return [a.ravel() for a in np.meshgrid(*axes, indexing="ij")]
-
-
-def _fit_curve(model, x, t, weights, c_bounds, prior=False):
-    """The weighted least-squares fit of ``model`` to ``t`` at ``x``: grid, then refined.
-
-    With ``prior``, the model's prior penalty (if any) is added to the
-    weighted cost (``weights`` are then inverse variances). The grid's best
-    point is refined three times on a 9-point-per-axis grid between its
-    neighbours. A fit whose best grid point has a shape parameter at the
-    end of its range (a step, or a curve that never bends), or no amplitude
-    (a constant), is marked degenerate.
-    """
-    low, high = c_bounds if model.fixed_c is None else (model.fixed_c, model.fixed_c)
-    penalized = prior and model.prior is not None
-
-    def solve(thetas):
-        c, beta, cost = _solve(model, thetas, x, t, weights, low, high)
-        return c, beta, cost + model.prior(*thetas) if penalized else cost
-
-    axes = model.axes
-    c, beta, cost = solve(_mesh(axes))
-    best = int(np.argmin(cost))
-    indices = np.unravel_index(best, [len(a) for a in axes])
-    degenerate = model.on_edge(indices) or beta[best] <= 1e-12
-    for _ in range(3):
-        local = []
-        for index, values in zip(indices, axes, strict=True):
-            a, b = values[max(index - 1, 0)], values[min(index + 1, len(values) - 1)]
-            local.append(np.geomspace(a, b, 9) if a > 0 else np.linspace(a, b, 9))
-        c, beta, cost = solve(_mesh(local))
-        best = int(np.argmin(cost))
-        axes, indices = local, np.unravel_index(best, [len(a) for a in local])
-    theta = tuple(float(values[index]) for index, values in zip(indices, axes, strict=True))
-    return _Fit(model.name, float(c[best]), float(beta[best]), theta, float(cost[best]), degenerate)
 
 
 class PowerLawRegressor(RegressorMixin, BaseEstimator):
@@ -1037,10 +755,7 @@ class PowerLawRegressor(RegressorMixin, BaseEstimator):
         """
         group = "irregular" if self.irregularities_ else "regular"
         prediction, _, full, narrow = self._band_parts(x)
-        q_better, q_worse = (
-            _calibrated_quantile(confidence, group, end, _RANGE_CALIBRATION)
-            for end in ("better", "worse")
-        )
+        q_better, q_worse = (_range_quantile(confidence, group, end) for end in ("better", "worse"))
         better, worse = prediction - q_better * full, prediction + q_worse * narrow
         bounds = self._asymptote_bounds()
         return np.clip(better, *bounds), np.clip(worse, *bounds)

@@ -19,8 +19,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from ._augmentation import can_cache_views
-from ._learning_curve import shuffled_folds
 from ._record import Preprocessing
+from ._split import shuffled_folds
 
 # What a stage is fed.
 ROWS = "rows"  # feature rows given by the user (backbone=None)

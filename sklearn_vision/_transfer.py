@@ -22,9 +22,9 @@ from ._keras_utils import (
     inference,
     release_step_functions,
 )
-from ._learning_curve import check_groups
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
 from ._saving import export, read_saved, save, saved_early_stopping
+from ._split import check_groups
 from ._stages import (
     ACTIVATIONS,
     FEATURES,

@@ -1,3 +1,4 @@
+import itertools
 import json
 import time
 
@@ -522,14 +523,22 @@ def test_dask_backend_on_a_local_cluster(digits):
 
 
 class FailsSometimes(ClassifierMixin, BaseEstimator):
-    """Fails on every third fit it is cloned for (counted by its random_state)."""
+    """Fails on every ``fail_every``-th fit of its clones, the first included.
 
-    def __init__(self, random_state=None):
+    The fits are counted across clones, in the order the learning curve runs
+    them (size by size, repeat by repeat, with n_jobs=None).
+    """
+
+    fits = itertools.count()
+
+    def __init__(self, fail_every=3, random_state=None):
+        self.fail_every = fail_every
         self.random_state = random_state
 
     def fit(self, X, y):
-        if self.random_state % 3 == 0:
-            raise RuntimeError(f"out of memory (seed {self.random_state})")
+        fit = next(FailsSometimes.fits)
+        if fit % self.fail_every == 0:
+            raise RuntimeError(f"out of memory (fit {fit})")
         self.classes_ = np.unique(y)
         self.model_ = LogisticRegression(max_iter=200).fit(X, y)
         return self
@@ -540,12 +549,7 @@ class FailsSometimes(ClassifierMixin, BaseEstimator):
 
 def test_failing_fits_score_error_score_with_a_warning(monkeypatch):
     X, y = load_digits(n_class=3, return_X_y=True)
-    seeds = iter(range(100))
-    monkeypatch.setattr(
-        LearningCurveEstimator,
-        "_clone_estimator",
-        lambda self, seed: clone(self.estimator).set_params(random_state=next(seeds)),
-    )
+    monkeypatch.setattr(FailsSometimes, "fits", itertools.count())
     lce = LearningCurveEstimator(
         FailsSometimes(), train_sizes=[30, 60, 120, 240], n_repeats=3, refit=False
     )
@@ -557,20 +561,15 @@ def test_failing_fits_score_error_score_with_a_warning(monkeypatch):
     assert np.isnan(lce.scores_).sum() == 4 and np.isnan(lce.scores_[:, 0]).all()
     assert np.isfinite(lce.predict_score(1000)).all()  # fitted on the 8 that ran
     with pytest.raises(RuntimeError, match="out of memory"):
-        seeds = iter(range(100))
+        monkeypatch.setattr(FailsSometimes, "fits", itertools.count())
         lce.set_params(error_score="raise").fit(X / 16, y)
 
 
-def test_all_fits_failing_is_an_error(monkeypatch):
+def test_all_fits_failing_is_an_error():
     X, y = load_digits(n_class=3, return_X_y=True)
-    monkeypatch.setattr(
-        LearningCurveEstimator,
-        "_clone_estimator",
-        lambda self, seed: clone(self.estimator).set_params(random_state=0),
-    )
     with pytest.raises(RuntimeError, match="out of memory") as raised:
         LearningCurveEstimator(
-            FailsSometimes(), train_sizes=[30, 60, 120], n_repeats=2, refit=False
+            FailsSometimes(fail_every=1), train_sizes=[30, 60, 120], n_repeats=2, refit=False
         ).fit(X / 16, y)
     assert "All 6 fits of the learning curve failed; this is the first, at size 30" in str(
         raised.value.__notes__
