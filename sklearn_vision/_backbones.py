@@ -48,6 +48,9 @@ class KerasApplication(BackboneRecord):
     block_pattern: str
     fine_tune_from: object
 
+    any_size = True
+    weights_description = "ImageNet weights"
+
     @property
     def name(self):
         return self.constructor
@@ -113,6 +116,7 @@ class SmallConvNet(BackboneRecord):
     block_pattern = r"block\d+"
     pretrained = False
     trains_from_scratch = True
+    any_size = True
 
     def check_weights(self, weights):
         if weights is not None:

@@ -410,7 +410,7 @@ def _backbones(text):
             )
         try:
             backbone_record(name)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # OSError: a handle's preset cannot be had
             raise argparse.ArgumentTypeError(str(exc)) from None
         backbones.append((name, weights or None))
     if not backbones:
@@ -648,8 +648,8 @@ def _classifier(args):
         ) from None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise CommandError(f"{given}: no such file (use imagenet, none or a path)")
-    # The bundled 8x8 digits at 32 pixels; KerasHub backbones at their own size.
-    image_size = args.image_size or (32 if bundled and backbone in BACKBONES else None)
+    # The bundled 8x8 digits at 32 pixels where any size suits; others at their own.
+    image_size = args.image_size or (32 if bundled and record.any_size else None)
     defaults = (
         _FROM_SCRATCH
         if weights is None
@@ -752,13 +752,13 @@ def _scoring(name, labels):
 
 
 def _describe(clf):
+    from ._backbones import backbone_record
+
+    record = backbone_record(clf.backbone)
     stages = "frozen backbone, then fine-tuning" if clf.fine_tune_from else "frozen backbone"
     if clf.weights is None:
-        stages = "trained from scratch" if clf.backbone == "small_cnn" else "random weights"
-    from ._backbones import BACKBONES
-
-    pretrained = "ImageNet weights" if clf.backbone in BACKBONES else "pretrained weights"
-    weights = {None: "no pretrained weights", "imagenet": pretrained}.get(
+        stages = "trained from scratch" if record.trains_from_scratch else "random weights"
+    weights = {None: "no pretrained weights", "imagenet": record.weights_description}.get(
         clf.weights, f"weights from {clf.weights}"
     )
     return (

@@ -112,6 +112,12 @@ class BackboneRecord:
         Whether pretrained weights exist (the default ``weights``).
     trains_from_scratch : bool
         Whether stage 1 trains the whole backbone.
+    any_size : bool
+        Whether any ``image_size`` from ``min_size`` up suits it as well as
+        ``default_size`` (a convnet), rather than the size its weights and
+        position embeddings were made for.
+    weights_description : str
+        What its pretrained weights (``weights="imagenet"``) are, in words.
     """
 
     name = "backbone"
@@ -121,6 +127,8 @@ class BackboneRecord:
     fine_tune_from = None
     pretrained = True
     trains_from_scratch = False
+    any_size = False
+    weights_description = "pretrained weights"
     block_pattern = None
 
     def build(self, *, weights, image_size, backbone_kwargs=None, seed=0):
