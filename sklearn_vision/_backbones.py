@@ -8,6 +8,7 @@ ask the record; none keeps a table of its own. Nothing here imports Keras at
 module level.
 """
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -46,6 +47,9 @@ class KerasApplication(BackboneRecord):
     min_size: int
     block_pattern: str
     fine_tune_from: object
+
+    any_size = True
+    weights_description = "ImageNet weights"
 
     @property
     def name(self):
@@ -112,6 +116,7 @@ class SmallConvNet(BackboneRecord):
     block_pattern = r"block\d+"
     pretrained = False
     trains_from_scratch = True
+    any_size = True
 
     def check_weights(self, weights):
         if weights is not None:
@@ -140,22 +145,25 @@ class SmallConvNet(BackboneRecord):
         return keras.Model(inputs, x, name="small_cnn")
 
 
+@dataclass(frozen=True)
 class KerasModelBackbone(BackboneRecord):
     """Any ``keras.Model`` (or a callable returning one) taking preprocessed images.
 
     The model is copied, never trained in place; ``weights`` may name a
     weights file to load into the copy. It has no preprocessing of its own and
-    no recommended fine-tuning point.
+    no recommended fine-tuning point; its input size is its own, or
+    ``image_size`` where it takes any.
     """
 
-    def __init__(self, model):
-        self.model = model
+    model: object
 
     @property
     def name(self):
         return getattr(self.model, "name", type(self.model).__name__)
 
-    def make(self, *, weights, image_size, backbone_kwargs=None, seed=0):
+    @functools.cached_property
+    def _given(self):
+        """The caller's model, or the one its callable returns."""
         import keras
 
         model = self.model if isinstance(self.model, keras.Model) else self.model()
@@ -164,16 +172,26 @@ class KerasModelBackbone(BackboneRecord):
                 f"backbone must be a registered name, a keras.Model or a callable returning "
                 f"one; the callable returned {type(model).__name__}."
             )
-        if model is self.model:
-            model = clone_with_weights(model)  # never train the caller's model
-        if weights not in (None, "imagenet"):
-            model.load_weights(weights)
-        shape = tuple(model.input_shape[1:3])
+        return model
+
+    def resolve_size(self, image_size):
+        shape = tuple(self._given.input_shape[1:3])
         size = check_image_size(None if None in shape else shape)
         size = check_image_size(image_size) or size
         if size is None:
             raise ValueError("The backbone model has no fixed input size; pass image_size.")
-        return model, size
+        return size
+
+    def build(self, *, weights, image_size, backbone_kwargs=None, seed=0):
+        model = self._given
+        # The callable is called once per build (resolve_size read its model's
+        # size first): the next build gets a model of its own.
+        del self.__dict__["_given"]
+        if model is self.model:
+            model = clone_with_weights(model)  # never train the caller's model
+        if weights not in (None, "imagenet"):
+            model.load_weights(weights)
+        return model
 
 
 def _efficientnet(constructor, size, preprocessing=None, fine_tune_from="block6a"):

@@ -1,8 +1,8 @@
 """What a backbone record is: the questions every backbone family answers, and preprocessing.
 
 The families themselves live in :mod:`._backbones` (``keras.applications``,
-the small convnet, any ``keras.Model``) and :mod:`._hub` (KerasHub). Nothing
-here imports Keras at module level.
+the small convnet, any ``keras.Model``) and :mod:`._hub` (KerasHub's DINOv2,
+DINOv3, SigLIP and ViT). Nothing here imports Keras at module level.
 """
 
 import os
@@ -86,8 +86,15 @@ SIGNED_UNIT = Preprocessing(1 / 127.5, -1.0)
 IMAGENET_NORMALIZATION = Preprocessing.normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
+@dataclass(frozen=True)
 class BackboneRecord:
     """What the package knows about one backbone family.
+
+    Every record class is built the same way: a frozen dataclass whose fields
+    are what one backbone is made from (a constructor's name, a model, a
+    preset), whose class attributes are the facts its family shares, and
+    which overrides :meth:`build` (and the hooks its family needs, such as
+    :meth:`resolve_size` or :meth:`split`); :meth:`make` is the base's alone.
 
     Attributes
     ----------
@@ -105,6 +112,12 @@ class BackboneRecord:
         Whether pretrained weights exist (the default ``weights``).
     trains_from_scratch : bool
         Whether stage 1 trains the whole backbone.
+    any_size : bool
+        Whether any ``image_size`` from ``min_size`` up suits it as well as
+        ``default_size`` (a convnet), rather than the size its weights and
+        position embeddings were made for.
+    weights_description : str
+        What its pretrained weights (``weights="imagenet"``) are, in words.
     """
 
     name = "backbone"
@@ -114,6 +127,8 @@ class BackboneRecord:
     fine_tune_from = None
     pretrained = True
     trains_from_scratch = False
+    any_size = False
+    weights_description = "pretrained weights"
     block_pattern = None
 
     def build(self, *, weights, image_size, backbone_kwargs=None, seed=0):

@@ -368,13 +368,15 @@ def read_saved(path, estimator):
     """
     import keras
 
-    from . import _hub  # noqa: F401 (registers the token pooling of KerasHub backbones)
+    from ._layers import custom_objects
 
     path = os.fspath(path)
     metadata = read_metadata(path)
     params = _saved_params(path, metadata, estimator)
     try:
-        serving = keras.saving.load_model(path, safe_mode=True, compile=False)
+        serving = keras.saving.load_model(
+            path, safe_mode=True, compile=False, custom_objects=custom_objects()
+        )
     except Exception as exc:  # Keras and h5py raise many kinds on a damaged file
         raise ValueError(
             f"{path!r} could not be loaded safely ({_one_line(exc)}). Keras's safe mode "

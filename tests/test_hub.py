@@ -244,6 +244,29 @@ def test_unknown_names_say_what_is_accepted(digits):
         TransferImageClassifier("dinov9_huge").fit(X[:20], y[:20])
 
 
+def test_an_unsupported_keras_hub_class_names_the_supported_ones(digits, tmp_path):
+    X, y = digits
+    # A KerasHub backbone, but no image encoder: as an object and as a saved preset.
+    text = keras_hub.models.SigLIPTextEncoder(
+        vocabulary_size=16, embedding_dim=8, max_sequence_length=4, num_layers=1, hidden_dim=8,
+        num_heads=1, intermediate_dim=8,
+    )  # fmt: skip
+    text.save_to_preset(tmp_path / "text")
+    supported = (
+        "supported: DINOV2Backbone, DINOV3Backbone, SigLIPBackbone, SigLIPVisionEncoder, "
+        "ViTBackbone"
+    )
+    for backbone in (text, str(tmp_path / "text")):
+        with pytest.raises(ValueError) as error:
+            TransferImageClassifier(backbone).fit(X[:20], y[:20])
+        message = str(error.value)
+        assert "KerasHub backbone SigLIPTextEncoder is not supported" in message
+        assert supported in message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="directory without config.json: not a KerasHub preset"):
+        TransferImageClassifier(str(tmp_path / "empty")).fit(X[:20], y[:20])
+
+
 def test_the_command_line_compares_a_local_preset_and_small_cnn(presets, digits, tmp_path, capsys):
     X, y = digits
     folder = tmp_path / "digits"

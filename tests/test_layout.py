@@ -127,8 +127,8 @@ def test_learning_curve_and_curve_models_know_nothing_of_keras(module):
     path = PACKAGE / f"{module}.py"
     assert not _third_party_imports(path) & {"keras", "tensorflow", "scikeras"}
     keras_side = {
-        "_keras_utils", "_backbones", "_record", "_hub", "_features", "_stages", "_training",
-        "_transfer", "_tf_data", "_heads",
+        "_keras_utils", "_backbones", "_record", "_hub", "_layers", "_features", "_stages",
+        "_training", "_transfer", "_tf_data", "_heads",
     }  # fmt: skip
     assert not _imports_of(path) & keras_side
 
@@ -217,6 +217,32 @@ def private_reaches(source):
             ):
                 found.append((node.lineno, f"{called}(..., {name.value!r})"))
     return found
+
+
+def test_no_module_branches_on_a_backbone_family():
+    """What differs between families is in their records: nothing compares names to pick one."""
+    from sklearn_vision import BACKBONES
+
+    families = {*BACKBONES, "dinov2", "dinov3", "siglip", "vit", "keras_hub"}
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for part in ast.walk(node):
+                named = isinstance(part, ast.Constant) and part.value in families
+                # Only the registry itself looks names up in it.
+                registry = isinstance(part, ast.Name) and part.id == "BACKBONES"
+                if named or (registry and path.stem != "_backbones"):
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
+
+
+def test_saved_models_load_without_keras_hub():
+    """The package's own layers need Keras alone; the loader imports them, not KerasHub's code."""
+    assert _third_party_imports(PACKAGE / "_layers.py") == {"keras"}
+    assert "_hub" not in _imports_of(PACKAGE / "_saving.py")
+    assert "_layers" in _imports_of(PACKAGE / "_saving.py")
 
 
 def test_tests_reach_no_private_names():

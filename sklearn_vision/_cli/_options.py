@@ -158,7 +158,7 @@ def _backbones(text):
             )
         try:
             backbone_record(name)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # OSError: a handle's preset cannot be had
             raise argparse.ArgumentTypeError(str(exc)) from None
         backbones.append((name, weights or None))
     if not backbones:

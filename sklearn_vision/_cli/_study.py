@@ -11,8 +11,6 @@ import sys
 
 import numpy as np
 
-from .._backbones import BACKBONES
-
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.
 _FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
@@ -161,8 +159,8 @@ def _classifier(args):
         ) from None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise CommandError(f"{given}: no such file (use imagenet, none or a path)")
-    # The bundled 8x8 digits at 32 pixels; KerasHub backbones at their own size.
-    image_size = args.image_size or (32 if bundled and backbone in BACKBONES else None)
+    # The bundled 8x8 digits at 32 pixels where any size suits; others at their own.
+    image_size = args.image_size or (32 if bundled and record.any_size else None)
     defaults = (
         _FROM_SCRATCH
         if weights is None
@@ -219,13 +217,13 @@ def _check_weights(clf):
 
 
 def _describe(clf):
+    from .._backbones import backbone_record
+
+    record = backbone_record(clf.backbone)
     stages = "frozen backbone, then fine-tuning" if clf.fine_tune_from else "frozen backbone"
     if clf.weights is None:
-        stages = "trained from scratch" if clf.backbone == "small_cnn" else "random weights"
-    from .._backbones import BACKBONES
-
-    pretrained = "ImageNet weights" if clf.backbone in BACKBONES else "pretrained weights"
-    weights = {None: "no pretrained weights", "imagenet": pretrained}.get(
+        stages = "trained from scratch" if record.trains_from_scratch else "random weights"
+    weights = {None: "no pretrained weights", "imagenet": record.weights_description}.get(
         clf.weights, f"weights from {clf.weights}"
     )
     return (
