@@ -135,6 +135,9 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         Also fit ``estimator`` on all the training data, as ``estimator_``,
         scored on the test split as ``test_score_``. ``predict``,
         ``predict_proba``, ``decision_function`` and ``score`` delegate to it.
+        Where the largest size is all the training data (``cv=None``), the
+        first repeat's fit there is that estimator, kept rather than fitted a
+        second time (unless it was fitted in a batch or read from ``memory``).
     n_jobs : int, default=None
         Fits run in parallel through joblib; :class:`joblib.parallel_config`
         chooses the backend (``"dask"`` for a cluster). The feature cache of
@@ -411,7 +414,23 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(jobs))
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         estimators = [self._clone_estimator(seed) for seed in seeds]
-        outcomes = run_fits(
+        train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
+        # The fit of the first repeat at the largest size, where it trains on all
+        # the training rows, is the refit: kept rather than fitted twice.
+        keep = next(
+            (
+                i
+                for i, (size, repeat, subsample, _) in enumerate(jobs)
+                if self.refit
+                and repeat == 0
+                and size == self.train_sizes_[-1]
+                and self.cv is None
+                and len(subsample) == len(train)
+                and np.array_equal(np.sort(subsample), np.sort(train))
+            ),
+            None,
+        )
+        outcomes, kept = run_fits(
             self.estimator,
             jobs,
             estimators,
@@ -421,12 +440,14 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             n_sizes=len(self.train_sizes_),
+            keep=keep,
         )
         failed = self._record_outcomes(jobs, outcomes, groups)
         self._fit_curve(failed)
         self.chance_score_ = _chance_score(classifier, y, splits[plan[0]], scorer)
-        if self.refit:
-            train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
+        if kept is not None:
+            self.estimator_, self.test_score_ = kept, float(outcomes[keep][0])
+        elif self.refit:
             self._refit(X, y, train, test, seeds[-1] + 1, scorer, (fit_params, score_params))
         return self
 

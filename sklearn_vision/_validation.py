@@ -38,12 +38,13 @@ class _FitInputs:
     error_score: object = "raise"
 
 
-def _fit_and_score(estimator, train, test, inputs):
+def _fit_and_score(estimator, train, test, inputs, return_estimator=False):
     """Fit a clone on ``train``, score it on ``test``; return (score, fit seconds, error).
 
     ``inputs`` is a :class:`_FitInputs`. ``error`` is None, or with
     ``inputs.error_score`` not "raise", the exception the fit or its scoring
-    raised (the score is then ``error_score``).
+    raised (the score is then ``error_score``). With ``return_estimator``, the
+    fitted estimator follows (None when the fit failed).
     """
     X, y = inputs.X, inputs.y
     fit_params = _check_method_params(X, params=inputs.fit_params, indices=train)
@@ -56,8 +57,10 @@ def _fit_and_score(estimator, train, test, inputs):
     except Exception as exc:
         if isinstance(inputs.error_score, str):  # "raise"
             raise
-        return float(inputs.error_score), time.perf_counter() - start, exc
-    return float(score), fit_time, None
+        outcome = (float(inputs.error_score), time.perf_counter() - start, exc)
+        return (*outcome, None) if return_estimator else outcome
+    outcome = (float(score), fit_time, None)
+    return (*outcome, estimator) if return_estimator else outcome
 
 
 def _chance_score(classifier, y, split, scorer):
@@ -74,14 +77,17 @@ def _chance_score(classifier, y, split, scorer):
         return None
 
 
-def run_fits(estimator, jobs, estimators, inputs, *, memory, scoring, n_jobs, verbose, n_sizes):
-    """The (score, seconds, error) of every job: from the fit records, or fitted now.
+def run_fits(
+    estimator, jobs, estimators, inputs, *, memory, scoring, n_jobs, verbose, n_sizes, keep=None
+):
+    """The (score, seconds, error) of every job, and the fitted estimator of job ``keep``.
 
     ``jobs`` are ``(size, repeat, subsample rows, test rows)``, ``estimators``
     the clone that fits each, ``inputs`` a :class:`_FitInputs`. Fits run
     through joblib, those the records of ``memory`` already hold skipped; each
     fit that succeeds is recorded as it finishes, so an interrupted run keeps
-    what it did.
+    what it did. The estimator of job ``keep`` (an index, or None) is returned
+    where it was fitted one at a time and succeeded; otherwise None.
     """
     X, y = inputs.X, inputs.y
     fit_params, score_params = inputs.fit_params, inputs.score_params
@@ -99,21 +105,25 @@ def run_fits(estimator, jobs, estimators, inputs, *, memory, scoring, n_jobs, ve
     results = scored_together(estimator, todo, jobs, estimators, inputs)
     if results is None:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs) for i in todo
+            delayed(_fit_and_score)(estimators[i], jobs[i][2], jobs[i][3], inputs, i == keep)
+            for i in todo
         )
     # The time left weighted by the work left: a fit's cost grows with its size.
     progress = ProgressBar(
         len(todo), verbose > 0, unit="fits", work=sum(int(jobs[i][0]) for i in todo)
     )
     per_size = len(jobs) // n_sizes
+    kept = None
     with progress:
         for i, outcome in zip(todo, results, strict=True):
-            outcomes[i] = outcome
+            if i == keep and len(outcome) == 4:
+                *outcome, kept = outcome
+            outcomes[i] = outcome = tuple(outcome)
             if records is not None and outcome[2] is None and np.isfinite(outcome[0]):
                 records.put(keys[i], *outcome[:2])
             size, repeat = jobs[i][:2]
             progress.update(detail=f"size {size}, repeat {repeat + 1}/{per_size}", work=size)
-    return outcomes
+    return outcomes, kept
 
 
 def scored_together(estimator, todo, jobs, estimators, inputs):

@@ -271,6 +271,21 @@ def test_refit_delegates_and_scores_the_test_split(digits):
     assert 0.9 < lce.test_score_ <= 1.0
 
 
+def test_the_fit_on_all_the_training_images_is_the_refit(digits, recording):
+    X, y = digits
+    lce = fast_curve(recording(), train_sizes=[0.25, 0.5, 1.0], n_repeats=2, random_state=0)
+    lce.fit(X, y)
+    # Six fits, not seven: the first repeat at the largest size is estimator_.
+    assert len(recording.fits) == 6
+    last = recording.fits[4]
+    assert last["n"] == lce.n_train_ == lce.train_sizes_[-1]
+    assert lce.estimator_.random_state == last["seed"]
+    assert lce.test_score_ == lce.scores_[-1, 0]
+    recording.fits.clear()
+    fast_curve(recording(), train_sizes=[0.2, 0.4, 0.6], n_repeats=2, random_state=0).fit(X, y)
+    assert len(recording.fits) == 7  # below all the images: a fit of its own
+
+
 def test_delegation_follows_the_estimator(digits):
     X, y = digits
     lce = fast_curve(LinearSVC(), train_sizes=[20, 40, 80], n_repeats=1)
