@@ -78,7 +78,7 @@ def _model_arguments(parser):
     group.add_argument(
         "--image-size",
         type=_positive_int,
-        help="input size in pixels (default: the backbone's own; 32 on the bundled data)",
+        help="input size in pixels (default: the backbone's own; 16 on the bundled data)",
     )
     group.add_argument(
         "--epochs", type=_positive_int, help="frozen-stage epochs (default: 10; 30 from scratch)"

@@ -14,6 +14,11 @@ import numpy as np
 # The small convnet learns from scratch: on the bundled digits, more epochs,
 # smaller batches and a higher learning rate than a pretrained head needs.
 _FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
+# The bundled digits are 8x8 pixels: shown at 16 (the small convnet's least
+# size) they hold all they have. Measured against 32 pixels (the same run, 5
+# repeats): 0.894 against 0.828 at 71 images, 0.981 against 0.986 at 718, in
+# about half the time.
+BUNDLED_SIZE = 16
 
 
 class CommandError(Exception):
@@ -43,7 +48,7 @@ def _load(args):
             raise CommandError("--groups, --group-column and --classes need FOLDER or --csv FILE")
         from ..datasets import load_digits_images
 
-        data = load_digits_images(image_size=args.image_size or 32)
+        data = load_digits_images(image_size=args.image_size or BUNDLED_SIZE)
         labels = data.target_names[data.target].astype(str)
         height, width = data.images.shape[1:3]
         description = (
@@ -159,8 +164,8 @@ def _classifier(args):
         ) from None
     if weights not in (None, "imagenet") and not os.path.isfile(weights):
         raise CommandError(f"{given}: no such file (use imagenet, none or a path)")
-    # The bundled 8x8 digits at 32 pixels where any size suits; others at their own.
-    image_size = args.image_size or (32 if bundled and record.any_size else None)
+    # The bundled digits at BUNDLED_SIZE where any size suits; others at their own.
+    image_size = args.image_size or (BUNDLED_SIZE if bundled and record.any_size else None)
     defaults = (
         _FROM_SCRATCH
         if weights is None
