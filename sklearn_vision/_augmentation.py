@@ -18,6 +18,7 @@ import numpy as np
 
 from ._cache import get_feature_cache
 from ._keras_utils import architecture, leaf_layers
+from ._tf_backend import seeded_per_image
 
 _SEED_STATE = "seed_generator_state"
 
@@ -127,26 +128,11 @@ class _SeededAugmentation:
     """
 
     def __init__(self, augmentation, image_size):
-        import tensorflow as tf
-
         augmentation.build((None, *image_size, 3))
         states = [v for v in augmentation.variables if v.name == _SEED_STATE]
         self._n_states = len(states)
         self._lock = threading.Lock()
-        images_spec = tf.TensorSpec((None, *image_size, 3), tf.float32)
-        seeds_spec = tf.TensorSpec((None, max(1, len(states)), 2), tf.int64)
-
-        @tf.function(input_signature=[images_spec, seeds_spec])
-        def augment(images, seeds):
-            views = tf.TensorArray(tf.float32, size=tf.shape(images)[0])
-            for i in tf.range(tf.shape(images)[0]):
-                for j, state in enumerate(states):
-                    state.assign(tf.cast(seeds[i, j], state.dtype))
-                view = augmentation(images[i : i + 1], training=True)[0]
-                views = views.write(i, tf.cast(view, tf.float32))
-            return views.stack()
-
-        self._function = augment
+        self._function = seeded_per_image(augmentation, states, image_size)
         self._check_reproducible(image_size)
 
     def _seeds(self, entry_key):
@@ -168,7 +154,7 @@ class _SeededAugmentation:
     def __call__(self, pixels, entry_keys):
         seeds = np.stack([self._seeds(key) for key in entry_keys])
         with self._lock:
-            return self._function(pixels.astype(np.float32), seeds).numpy()
+            return self._function(pixels.astype(np.float32), seeds)
 
     def _check_reproducible(self, image_size):
         """Raise when the same seeds give other pixels: the layer draws from elsewhere."""

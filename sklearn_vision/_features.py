@@ -20,18 +20,11 @@ from ._backbones import backbone_record
 from ._cache import get_feature_cache
 from ._images import Images, check_images
 from ._intensity import check_window
-from ._keras_utils import (
-    architecture,
-    clone_with_weights,
-    hash_weights,
-    inference,
-    keras_backend,
-    seeded_keras,
-    traced_inference,
-)
+from ._keras_utils import architecture, clone_with_weights, hash_weights, seeded_keras
 from ._progress import ProgressBar
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
-from ._tf_data import ImageFeed, image_read_errors, images_dataset
+from ._tf_backend import inference, input_spec, traced_inference
+from ._tf_data import ImagePipeline, dataset_arrays, image_read_errors, images_dataset
 
 # Part of a file's key: a change in how files are decoded (16-bit files were once
 # clipped to 8 bits) must not reuse features a disk cache kept from before.
@@ -59,8 +52,8 @@ def image_keys(images, window="auto"):
     ]
 
 
-def model_key(model, feed):
-    """Fingerprint what maps an image to ``model``'s output through ``feed``.
+def model_key(model, pipeline):
+    """Fingerprint what maps an image to ``model``'s output through ``pipeline``.
 
     Hashes the model's weights and layer configuration with the input size, the
     preprocessing and the dtype policy: other weights, another cut layer or
@@ -70,46 +63,46 @@ def model_key(model, feed):
     description = (
         architecture(model),
         [tuple(t.shape) for t in model.outputs],
-        tuple(feed.image_size),
-        repr(feed.preprocessing),
+        tuple(pipeline.image_size),
+        repr(pipeline.preprocessing),
     )
     digest.update(json.dumps(description, sort_keys=True, default=repr).encode())
     return hash_weights(digest, model).hexdigest()
 
 
-def cached_outputs(model, images, feed, *, batch_size, cache=True, verbose=0):
+def cached_outputs(model, images, pipeline, *, batch_size, cache=True, verbose=0):
     """Return ``model``'s output for every image, computing only what the cache lacks.
 
-    ``images`` are :class:`Images` fed through ``feed`` (an :class:`ImageFeed`
+    ``images`` are :class:`Images` fed through ``pipeline`` (an :class:`ImagePipeline`
     without augmentation). With ``verbose`` above 0, a progress bar over the
     images computed.
     """
     if not cache:
         with ProgressBar(len(images), verbose > 0, unit="images") as bar:
-            return _predict(model, images, feed, batch_size, bar)
-    key = model_key(model, feed)
-    entries = image_keys(images, feed.window)
+            return _predict(model, images, pipeline, batch_size, bar)
+    key = model_key(model, pipeline)
+    entries = image_keys(images, pipeline.window)
 
     def compute(rows, bar):
-        return _predict(model, images[np.asarray(rows)], feed, batch_size, bar, key)
+        return _predict(model, images[np.asarray(rows)], pipeline, batch_size, bar, key)
 
     # All at once: the images are already in memory, or stream from their files.
     outputs = _through_cache(key, entries, compute, len(entries), ("images", verbose))
     return np.stack(outputs)
 
 
-def cached_view_outputs(model, images, feed, views, *, batch_size, verbose=0):
+def cached_view_outputs(model, images, pipeline, views, *, batch_size, verbose=0):
     """Return ``model``'s outputs of each image's augmented views, ``(n_images, n_views, ...)``.
 
     ``views`` (:class:`AugmentedViews`) makes the views; each is keyed by its
     own entry key, so every fit sharing the images shares them.
     """
-    key = model_key(model, feed)
-    entries = [e for image in image_keys(images, feed.window) for e in views.entry_keys(image)]
+    key = model_key(model, pipeline)
+    entries = [e for image in image_keys(images, pipeline.window) for e in views.entry_keys(image)]
 
     def compute(flat, bar):
-        pixels = _view_pixels(images, flat, [entries[i] for i in flat], views, feed)
-        return _predict(model, Images(pixels, False), feed, batch_size, bar, key)
+        pixels = _view_pixels(images, flat, [entries[i] for i in flat], views, pipeline)
+        return _predict(model, Images(pixels, False), pipeline, batch_size, bar, key)
 
     # Views are augmented a chunk at a time: their pixels are never all in memory.
     outputs = _through_cache(key, entries, compute, _VIEW_CHUNK * batch_size, ("views", verbose))
@@ -132,12 +125,12 @@ def _through_cache(key, entries, compute, chunk, progress):
     return found
 
 
-def _predict(model, images, feed, batch_size, bar, key=None):
+def _predict(model, images, pipeline, batch_size, bar, key=None):
     """``model``'s inference output on ``images``; with ``key``, its traced function shared."""
-    dataset = images_dataset(images, feed=feed, batch_size=batch_size)
+    dataset = images_dataset(images, pipeline=pipeline, batch_size=batch_size)
     function = None
-    if key is not None and keras_backend() == "tensorflow":
-        spec = dataset.element_spec
+    if key is not None:
+        spec = input_spec(dataset)
         function = get_feature_cache().inference_function(
             (key, repr(spec)),
             trace=lambda: traced_inference(model, spec),
@@ -147,14 +140,14 @@ def _predict(model, images, feed, batch_size, bar, key=None):
         return inference(model, dataset, function, progress=bar)
 
 
-def _view_pixels(images, flat, entries, views, feed):
+def _view_pixels(images, flat, entries, views, pipeline):
     """The augmented pixels of the views ``flat`` (indices into image x view)."""
     rows = np.asarray(flat) // views.n_views
     unique, inverse = np.unique(rows, return_inverse=True)
-    plain_feed = ImageFeed(feed.image_size, window=feed.window)
-    dataset = images_dataset(images[unique], feed=plain_feed, batch_size=64)
+    plain_pipeline = ImagePipeline(pipeline.image_size, window=pipeline.window)
+    dataset = images_dataset(images[unique], pipeline=plain_pipeline, batch_size=64)
     with image_read_errors():
-        plain = np.concatenate([batch.numpy() for batch in dataset])
+        plain = dataset_arrays(dataset)
     pixels = views.apply(plain[inverse], entries)
     # Interpolation can land a hair outside [0, 255]: values the augmentation
     # made, not the user's pixels.
@@ -321,7 +314,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
             float32 embeddings.
         """
         check_is_fitted(self)
-        feed = ImageFeed(
+        pipeline = ImagePipeline(
             self.image_size_,
             preprocessing=backbone_record(self.backbone).preprocessing,
             window=check_window(self.window),
@@ -329,7 +322,7 @@ class BackboneFeatures(TransformerMixin, BaseEstimator):
         return cached_outputs(
             self.model_,
             check_images(X),
-            feed,
+            pipeline,
             batch_size=self.batch_size,
             cache=self.cache,
             verbose=self.verbose,

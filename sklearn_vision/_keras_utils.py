@@ -2,12 +2,12 @@
 
 The one home of what touches Keras beyond the estimators themselves: seeding
 and dtype-policy contexts, copies with weights, the "backbone -> pooled
-output" builder, traced inference, releasing traced functions, and the
-fingerprints of an architecture and of its weights. Keras and TensorFlow are
-imported inside the functions, so importing this module stays cheap.
+output" builder, releasing traced functions, and the fingerprints of an
+architecture and of its weights. Keras alone (what only TensorFlow does is in
+:mod:`._tf_backend`), imported inside the functions, so importing this module
+stays cheap.
 """
 
-import functools
 import random
 from contextlib import contextmanager
 
@@ -44,21 +44,6 @@ def dtype_policy(mixed_precision):
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
-
-
-def keras_backend():
-    """The name of the Keras backend (``"tensorflow"`` here)."""
-    import keras
-
-    return keras.backend.backend()
-
-
-@functools.cache
-def gpu_available():
-    """Whether TensorFlow sees a GPU (where its kernels are not deterministic)."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def clone_with_weights(model, *, trainable=None):
@@ -105,35 +90,6 @@ def release_step_functions(model):
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             release_step_functions(layer)
-
-
-def traced_inference(model, input_spec):
-    """One ``tf.function`` of ``model`` in inference mode, for any batch size.
-
-    ``Model.predict`` traces the model once per batch shape, so a last, smaller
-    batch costs a second trace of the whole backbone.
-    """
-    import tensorflow as tf
-
-    return tf.function(lambda batch: model(batch, training=False), input_signature=[input_spec])
-
-
-def inference(model, dataset, function=None, progress=None):
-    """Return ``model``'s inference-mode output on every batch of ``dataset``.
-
-    ``progress`` (a :class:`ProgressBar`-like object) is told of each batch's rows.
-    """
-    if keras_backend() != "tensorflow":
-        output = model.predict(dataset, verbose=0)
-        release_step_functions(model)
-        return output
-    function = function or traced_inference(model, dataset.element_spec)
-    outputs = []
-    for batch in dataset:
-        outputs.append(function(batch).numpy())
-        if progress is not None:
-            progress.update(len(outputs[-1]))
-    return np.concatenate(outputs)
 
 
 def leaf_layers(model):

@@ -432,9 +432,11 @@ def _check_against_model(path, metadata, params, serving):
         raise _damaged_metadata_error(path, [problem])
     plan = metadata.get("stage_plan")
     if plan is not None:
+        from ._feeds import RowsFeed, feed_of
+
         rows = params.get("backbone") is None
-        if (plan["frozen_input"] == "rows") != rows:
-            expected = "'rows'" if rows else "not 'rows'"
+        if isinstance(feed_of(plan["frozen_input"]), RowsFeed) != rows:
+            expected = f"{RowsFeed.kind!r}" if rows else f"not {RowsFeed.kind!r}"
             problem = (
                 f"'stage_plan' frozen_input is {plan['frozen_input']!r}, for a model "
                 f"{'without' if rows else 'with'} a backbone ({expected})"

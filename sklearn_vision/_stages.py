@@ -3,8 +3,11 @@
 :func:`plan_stages` decides once, from explicit values, what each stage trains
 and what it is fed; :meth:`StagePlan.settle` completes the decision with the
 facts of the built network (where it is cut, how big a bank of views is).
-``fit`` stores the plan as ``stage_plan_`` and ``predict_proba`` reads it;
-:mod:`._training` carries it out. No Keras here.
+``fit`` stores the plan as ``stage_plan_``; it hands out the feed (:mod:`._feeds`)
+of each stage, which :mod:`._training` trains on, and of ``predict_proba``.
+What each stage trains on and how long is one :class:`Schedule` each; what
+the network is built from, :class:`BuildSettings`; where it runs,
+:class:`Runtime`. No Keras here.
 """
 
 import dataclasses
@@ -19,21 +22,22 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_consistent_length, column_or_1d
 
 from ._augmentation import can_cache_views
+from ._feeds import (
+    STAGE_1_KINDS,
+    STAGE_2_KINDS,
+    CachedFeed,
+    CachedViewsFeed,
+    Cut,
+    ImagesFeed,
+    RowsFeed,
+    feed_of,
+)
 from ._record import Preprocessing
 from ._split import shuffled_folds
 
-# What a stage is fed.
-ROWS = "rows"  # feature rows given by the user (backbone=None)
-IMAGES = "images"  # images through the whole model, every epoch
-FEATURES = "features"  # cached pooled outputs of the frozen backbone
-FEATURE_VIEWS = "feature_views"  # the same, of a bank of augmented views
-ACTIVATIONS = "activations"  # cached activations where stage 2's trainable top starts
-ACTIVATION_VIEWS = "activation_views"  # the same, of a bank of augmented views
-_VIEWS = {FEATURES: FEATURE_VIEWS, ACTIVATIONS: ACTIVATION_VIEWS}
-
 
 def resolve_cache(cache, *, record, augmentation):
-    """How stage 1 is fed: :data:`FEATURES`, :data:`FEATURE_VIEWS` or :data:`IMAGES`.
+    """How stage 1 is fed: a :class:`CachedFeed`, :class:`CachedViewsFeed` or :class:`ImagesFeed`.
 
     A frozen backbone (not one trained from scratch) is a fixed function of its
     input, so its outputs can be cached: those of each image without
@@ -45,11 +49,11 @@ def resolve_cache(cache, *, record, augmentation):
     if record.trains_from_scratch:
         possible = None
     elif augmentation is None:
-        possible = FEATURES
+        possible = CachedFeed()
     elif (isinstance(augmentation, str) and augmentation == "default") or can_cache_views(
         augmentation
     ):
-        possible = FEATURE_VIEWS
+        possible = CachedViewsFeed()
     else:
         possible = None
     if cache is True and possible is None:
@@ -60,12 +64,15 @@ def resolve_cache(cache, *, record, augmentation):
             "layer with arguments and no get_config) cannot be seeded per image and "
             "keyed by its configuration. Use cache='auto' or cache=False."
         )
-    return possible if cache in ("auto", True) and possible else IMAGES
+    return possible if cache in ("auto", True) and possible else ImagesFeed()
 
 
 @dataclass(frozen=True)
 class StagePlan:
     """What each stage of a fit trains and what it is fed.
+
+    The inputs are named by kind, as a saved plan keeps them; :meth:`frozen_feed`,
+    :meth:`fine_tune_feed` and :meth:`predict_feed` hand out the feeds they name.
 
     Attributes
     ----------
@@ -108,18 +115,46 @@ class StagePlan:
     @property
     def caches(self):
         """Whether stage 1 trains on cached backbone outputs."""
-        return self.frozen_input in (FEATURES, FEATURE_VIEWS)
+        return self.frozen_feed().caches
 
-    @property
-    def predict_input(self):
-        """What ``predict_proba`` feeds the trained part: rows, images, features or activations.
+    def frozen_feed(self):
+        """What stage 1 is fed: a feed of :mod:`._feeds`."""
+        return feed_of(self.frozen_input)
+
+    def fine_tune_feed(self, record):
+        """What stage 2 is fed (None: it does not run); ``record`` is the backbone's."""
+        if self.fine_tune_input is None:
+            return None
+        return feed_of(self.fine_tune_input, self._cut(record))
+
+    def predict_feed(self, backbone):
+        """What ``predict_proba`` feeds the model: rows, images, features or activations.
 
         Through the cache where stage 1 went through it: after fine-tuning, the
         activations where the trained top starts (below it nothing was trained).
+        ``backbone`` is the estimator's parameter, whose record cuts the model.
         """
-        if not self.caches:
-            return self.frozen_input
-        return ACTIVATIONS if self.fine_tune_input is not None and self.cut else FEATURES
+        frozen = self.frozen_feed()
+        if not frozen.caches:
+            return frozen
+        if self.fine_tune_input is not None and self.cut:
+            from ._backbones import backbone_record
+
+            return CachedFeed(self._cut(backbone_record(backbone)))
+        return CachedFeed()
+
+    @property
+    def trains_on_shared_rows(self):
+        """Whether stage 1 trains the head on rows every fit shares.
+
+        Feature rows, or the cached features of a backbone shared by all fits
+        (one of random weights depends on each fit's seed).
+        """
+        frozen = self.frozen_feed()
+        return isinstance(frozen, RowsFeed) or (frozen == CachedFeed() and self.share_backbone)
+
+    def _cut(self, record):
+        return Cut(record, self.backbone_name, self.fine_tune_index) if self.cut else None
 
     def settle(self, *, backbone_name, fine_tune_index, cut, bank_nbytes, cache_bounds, epochs):
         """The plan completed with the built network's facts.
@@ -134,7 +169,8 @@ class StagePlan:
         )
         if fine_tune_index is None or epochs == 0:
             return settled
-        fine_tune_input = IMAGES
+        frozen = self.frozen_feed()
+        fine_tune_input = ImagesFeed.kind
         if self.caches and not cut:
             self._cannot_cache(
                 "the input of the first layer it trains does not cut the network in two "
@@ -142,8 +178,7 @@ class StagePlan:
             )
         elif self.caches:
             max_bytes, on_disk = cache_bounds
-            views = self.frozen_input == FEATURE_VIEWS
-            if views and bank_nbytes > max_bytes and not on_disk:
+            if frozen.views and bank_nbytes > max_bytes and not on_disk:
                 self._cannot_cache(
                     f"the views' activations at the split point take "
                     f"{bank_nbytes / 2**30:.1f} GiB, over the feature cache's max_bytes "
@@ -151,7 +186,7 @@ class StagePlan:
                     "(set_feature_cache), lower augmentation_views"
                 )
             else:
-                fine_tune_input = ACTIVATION_VIEWS if views else ACTIVATIONS
+                fine_tune_input = frozen.kind_at_cut()
         return dataclasses.replace(settled, fine_tune_input=fine_tune_input, cut=cut)
 
     def _cannot_cache(self, reason):
@@ -169,12 +204,11 @@ class StagePlan:
     def from_dict(cls, values):
         """The plan :meth:`to_dict` gave; ValueError for anything else."""
         names = {field.name for field in dataclasses.fields(cls)}
-        kinds = {ROWS, IMAGES, FEATURES, FEATURE_VIEWS}
         if not (isinstance(values, dict) and set(values) <= names):
             raise ValueError(f"not a stage plan (its fields are {sorted(names)})")
-        if values.get("frozen_input") not in kinds:
-            raise ValueError(f"'frozen_input' is not one of {sorted(kinds)}")
-        if values.get("fine_tune_input") not in {None, IMAGES, ACTIVATIONS, ACTIVATION_VIEWS}:
+        if values.get("frozen_input") not in STAGE_1_KINDS:
+            raise ValueError(f"'frozen_input' is not one of {sorted(STAGE_1_KINDS)}")
+        if values.get("fine_tune_input") not in {None, *STAGE_2_KINDS}:
             raise ValueError("'fine_tune_input' is not a stage-2 input")
         if isinstance(values.get("preprocessing"), dict):
             values = {**values, "preprocessing": Preprocessing.from_dict(values["preprocessing"])}
@@ -191,62 +225,76 @@ def saved_plan(values, backbone):
     if values is not None:
         return dataclasses.replace(StagePlan.from_dict(values), cut=False)
     if backbone is None:
-        return StagePlan(ROWS)
+        return StagePlan(RowsFeed.kind)
     from ._backbones import backbone_record
 
-    return StagePlan(IMAGES, preprocessing=backbone_record(backbone).preprocessing)
+    return StagePlan(ImagesFeed.kind, preprocessing=backbone_record(backbone).preprocessing)
 
 
-def plan_stages(record, *, cache, augmentation, fine_tune_from, weights, settings):
+def plan_stages(record, *, cache, fine_tune_from, build, runtime, callbacks):
     """Decide once what each stage trains and is fed; a :class:`StagePlan` to settle.
 
     ``record`` is the backbone's :class:`BackboneRecord` (None without a
-    backbone); ``settings`` the :class:`Training` of the fit.
+    backbone); ``build`` the fit's :class:`BuildSettings`, ``runtime`` its
+    :class:`Runtime`, ``callbacks`` the user's.
     """
     if record is None:
-        return StagePlan(ROWS)
-    frozen_input = resolve_cache(cache, record=record, augmentation=augmentation)
+        return StagePlan(RowsFeed.kind)
+    frozen_feed = resolve_cache(cache, record=record, augmentation=build.augmentation)
     if fine_tune_from == "auto":
         fine_tune_from = record.fine_tune_from
-    plain_runtime = settings.strategy is None and not settings.mixed_precision
     share = (
-        frozen_input != IMAGES
+        frozen_feed.caches
         and fine_tune_from is None
-        and plain_runtime
-        and record.shared_key(weights, settings.image_size, settings.backbone_kwargs) is not None
+        and runtime.plain
+        and record.shared_key(build.weights, build.image_size, build.backbone_kwargs) is not None
     )
     return StagePlan(
-        frozen_input,
+        frozen_feed.kind,
         fine_tune_from=fine_tune_from,
         share_backbone=share,
-        shared_trainers=plain_runtime and not settings.callbacks,
+        shared_trainers=runtime.plain and not callbacks,
         cache_required=cache is True,
         preprocessing=record.preprocessing,
     )
 
 
 @dataclass(frozen=True)
-class Training:
-    """What building the network and training its stages need of the estimator's parameters."""
+class Schedule:
+    """How one stage trains: its epochs and learning rate, and what both stages share."""
 
     epochs: int
     learning_rate: float
-    fine_tune_epochs: int
-    fine_tune_learning_rate: float
-    optimizer: object
-    batch_size: int
-    n_iter_no_change: int
-    callbacks: object
-    verbose: int
-    augmentation_views: int
-    strategy: object = None
-    mixed_precision: bool = False
+    optimizer: object = "adam"
+    batch_size: int = 32
+    n_iter_no_change: int = 5
+    callbacks: object = None
+    verbose: int = 0
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What the network is built from, besides the backbone's record and the data."""
+
     weights: object = None
     image_size: object = None
     backbone_kwargs: object = None
     dropout: float = 0.0
     window: object = "auto"
     augmentation: object = None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where a fit builds and trains: a distribution strategy, a dtype policy."""
+
+    strategy: object = None
+    mixed_precision: bool = False
+
+    @property
+    def plain(self):
+        """No strategy and float32: models and traced steps may be shared between fits."""
+        return self.strategy is None and not self.mixed_precision
 
 
 @dataclass(frozen=True)

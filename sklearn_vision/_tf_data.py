@@ -1,4 +1,4 @@
-"""Feeding a Keras model: images, paths or feature rows as a ``tf.data.Dataset``.
+"""Input pipelines: images, paths or feature rows as a ``tf.data.Dataset``.
 
 The only module of the image input that imports TensorFlow, and only inside
 its functions.
@@ -35,7 +35,7 @@ def image_read_errors():
 
 
 @dataclass(frozen=True)
-class ImageFeed:
+class ImagePipeline:
     """How images reach a model: their size, deep files' window, preprocessing, augmentation.
 
     ``preprocessing`` maps [0, 255] pixels to the model's input (a backbone
@@ -81,11 +81,11 @@ def views_dataset(views, targets, *, batch_size, shuffle_seed, view_seed):
     return _batched(tf.data.Dataset.zip((dataset, draws)).map(one_view), batch_size)
 
 
-def images_dataset(images, targets=(), *, feed, batch_size, shuffle_seed=None):
-    """A dataset of :class:`Images` (arrays or paths) prepared by ``feed`` (an :class:`ImageFeed`).
+def images_dataset(images, targets=(), *, pipeline, batch_size, shuffle_seed=None):
+    """A dataset of :class:`Images` (arrays or paths) prepared by an :class:`ImagePipeline`.
 
     Paths are decoded in parallel as batches are needed, so a folder larger than
-    memory streams; arrays are resized per batch to ``feed.image_size``.
+    memory streams; arrays are resized per batch to ``pipeline.image_size``.
     """
     import tensorflow as tf
 
@@ -93,22 +93,27 @@ def images_dataset(images, targets=(), *, feed, batch_size, shuffle_seed=None):
     if images.is_paths:
         names = np.array([os.fsencode(path) for path in images.data], dtype=object)
         first = tf.data.Dataset.from_tensor_slices(names)  # bytes: any file name
-        first = first.map(_file_reader(feed), num_parallel_calls=autotune)
+        first = first.map(_file_reader(pipeline), num_parallel_calls=autotune)
     else:
         first = tf.data.Dataset.from_tensor_slices(images.data)
     dataset = _shuffled(_with_targets(first, targets), len(images), shuffle_seed)
-    dataset = dataset.batch(batch_size).map(_preparer(feed), num_parallel_calls=autotune)
+    dataset = dataset.batch(batch_size).map(_preparer(pipeline), num_parallel_calls=autotune)
     return dataset.prefetch(autotune)
 
 
-def _file_reader(feed):
+def dataset_arrays(dataset):
+    """The batches of ``dataset`` concatenated, as one array."""
+    return np.concatenate(list(dataset.as_numpy_iterator()))
+
+
+def _file_reader(pipeline):
     import tensorflow as tf
 
-    height, width = feed.image_size
+    height, width = pipeline.image_size
 
     def decode(path):
         # float32: 16-bit and DICOM files keep their precision (read_image).
-        return read_file(os.fsdecode(path), (height, width), feed.window).astype(np.float32)
+        return read_file(os.fsdecode(path), (height, width), pipeline.window).astype(np.float32)
 
     def load(path):
         image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
@@ -117,7 +122,7 @@ def _file_reader(feed):
     return load
 
 
-def _preparer(feed):
+def _preparer(pipeline):
     """The per-batch map of images: float, RGB, resized, augmented, preprocessed."""
     import tensorflow as tf
 
@@ -125,12 +130,12 @@ def _preparer(feed):
         x = tf.cast(x, tf.float32)
         if x.shape[-1] == 1:
             x = tf.image.grayscale_to_rgb(x)
-        if tuple(x.shape[1:3]) != tuple(feed.image_size):
-            x = tf.image.resize(x, feed.image_size)
-        if feed.augmentation is not None:
-            x = feed.augmentation(x, training=True)
-        if feed.preprocessing is not None:
-            x = feed.preprocessing(x)
+        if tuple(x.shape[1:3]) != tuple(pipeline.image_size):
+            x = tf.image.resize(x, pipeline.image_size)
+        if pipeline.augmentation is not None:
+            x = pipeline.augmentation(x, training=True)
+        if pipeline.preprocessing is not None:
+            x = pipeline.preprocessing(x)
         return (x, *rest) if rest else x
 
     return prepare

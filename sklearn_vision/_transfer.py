@@ -5,8 +5,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
@@ -14,35 +14,30 @@ from sklearn.utils.validation import (
 
 from ._backbones import backbone_record
 from ._features import cached_outputs
+from ._feeds import Feeding
 from ._heads import HeadJob, HeadPredictions, heads_proba, train_heads
 from ._images import check_feature_rows, check_images
 from ._intensity import check_window
-from ._keras_utils import (
-    gpu_available,
-    inference,
-    release_step_functions,
-)
+from ._keras_utils import release_step_functions
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
 from ._saving import export, read_saved, save, saved_early_stopping
 from ._split import check_groups
 from ._stages import (
-    ACTIVATIONS,
-    FEATURES,
-    IMAGES,
-    ROWS,
+    BuildSettings,
+    Runtime,
+    Schedule,
     StageData,
-    Training,
     encode_targets,
     plan_stages,
     resolve_early_stopping,
     saved_plan,
     validation_split,
 )
-from ._tf_data import ImageFeed, image_read_errors, images_dataset
+from ._tf_backend import gpu_available
+from ._tf_data import ImagePipeline
 from ._training import (
     build_network,
     building,
-    call_in_chunks,
     initial_head,
     settle_plan,
     train_fine_tune_stage,
@@ -337,21 +332,21 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
                 f"keras.callbacks.CSVLogger('log.csv'); got {wrong[0]!r}."
             )
 
-    def _training(self):
-        """The parameters the stages use, as one value."""
-        return Training(
-            epochs=self.epochs,
-            learning_rate=self.learning_rate,
-            fine_tune_epochs=self.fine_tune_epochs,
-            fine_tune_learning_rate=self.fine_tune_learning_rate,
+    def _schedule(self, epochs, learning_rate):
+        """How a stage of ``epochs`` at ``learning_rate`` trains: a :class:`Schedule`."""
+        return Schedule(
+            epochs,
+            learning_rate,
             optimizer=self.optimizer,
             batch_size=self.batch_size,
             n_iter_no_change=self.n_iter_no_change,
             callbacks=self.callbacks,
             verbose=self.verbose,
-            augmentation_views=self.augmentation_views,
-            strategy=self.strategy,
-            mixed_precision=self.mixed_precision,
+        )
+
+    def _build_settings(self):
+        """What the network is built from: a :class:`BuildSettings`."""
+        return BuildSettings(
             weights=self.weights,
             image_size=self.image_size,
             backbone_kwargs=self.backbone_kwargs,
@@ -359,6 +354,9 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             window=check_window(self.window),
             augmentation=self.augmentation,
         )
+
+    def _runtime(self):
+        return Runtime(self.strategy, self.mixed_precision)
 
     def _validate_X(self, X, *, reset):
         if self.backbone is None:
@@ -400,36 +398,51 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         record = self._check_params()
         X = self._validate_X(X, reset=True)
         data, seed = self._stage_data(X, y, sample_weight, groups)
-        settings = self._training()
-        plan = self._plan_stages(record, settings)
-        with building(seed, self.mixed_precision, self.strategy):
+        build = self._build_settings()
+        plan = self._plan_stages(record, build)
+        with building(seed, self._runtime()):
             network = build_network(
                 record,
                 plan,
-                settings,
+                build,
                 n_features=X.shape[1] if record is None else None,
                 n_classes=self.n_classes_,
                 seed=seed,
             )
-            plan = settle_plan(plan, network, data, settings)
-            self.image_size_ = None if network.feed is None else network.feed.image_size
+            plan = settle_plan(
+                plan,
+                network,
+                data,
+                fine_tune_epochs=self.fine_tune_epochs,
+                augmentation_views=self.augmentation_views,
+            )
+            self.image_size_ = None if network.pipeline is None else network.pipeline.image_size
             self.stage_plan_, self.fine_tune_index_ = plan, plan.fine_tune_index
+            feeding = Feeding(
+                self.batch_size,
+                pipeline=network.pipeline,
+                verbose=self.verbose,
+                augmentation=self.augmentation,
+                augmentation_views=self.augmentation_views,
+            )
+            frozen = self._schedule(self.epochs, self.learning_rate)
+            fine_tune = self._schedule(self.fine_tune_epochs, self.fine_tune_learning_rate)
             self.history_ = {
-                "frozen": train_frozen_stage(network, X, data, plan, settings),
-                "fine_tune": train_fine_tune_stage(network, X, data, plan, settings),
+                "frozen": train_frozen_stage(network, X, data, plan, frozen, feeding),
+                "fine_tune": train_fine_tune_stage(network, X, data, plan, fine_tune, feeding),
             }
         self.model_ = network.model
         return self
 
-    def _plan_stages(self, record, settings):
+    def _plan_stages(self, record, build, fine_tune_from="auto"):
         """What each stage trains on, from the parameters: :func:`plan_stages`."""
         return plan_stages(
             record,
             cache=self.cache,
-            augmentation=self.augmentation,
-            fine_tune_from=self.fine_tune_from,
-            weights=self.weights,
-            settings=settings,
+            fine_tune_from=self.fine_tune_from if fine_tune_from == "auto" else fine_tune_from,
+            build=build,
+            runtime=self._runtime(),
+            callbacks=self.callbacks,
         )
 
     def _stage_data(self, X, y, sample_weight, groups):
@@ -461,17 +474,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         try:
             record = self._check_params()
-            settings = self._training()
-            plan = self._plan_stages(record, settings)
+            plan = self._plan_stages(record, self._build_settings())
         except (ValueError, TypeError):
             return False
-        # A backbone of random weights depends on each fit's seed: features of its own.
         return (
-            (plan.frozen_input == ROWS or (plan.frozen_input == FEATURES and plan.share_backbone))
+            plan.trains_on_shared_rows
             and (plan.fine_tune_from is None or self.fine_tune_epochs == 0)
-            and settings.strategy is None
-            and not settings.mixed_precision
-            and not settings.callbacks
+            and self._runtime().plain
+            and not self.callbacks
             and isinstance(self.optimizer, str)
             and self.optimizer == "adam"
             and self.epochs > 0
@@ -533,15 +543,14 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
             self._head_job(jobs[i], y, y_encoded, groups, (features.shape[1], len(classes)))
             for i in together
         ]
-        settings = self._training()
         kernels, biases = train_heads(
             features,
             head_jobs,
-            epochs=settings.epochs,
-            learning_rate=settings.learning_rate,
-            batch_size=settings.batch_size,
-            dropout=settings.dropout,
-            patience=settings.n_iter_no_change,
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            dropout=self.dropout,
+            patience=self.n_iter_no_change,
             seed=head_jobs[0].shuffle_seed,
         )
         tests = [jobs[i][1] for i in together]
@@ -558,23 +567,16 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         X = template._validate_X(X, reset=True)
         if record is None:
             return np.asarray(X, dtype=np.float32)
-        settings = template._training()
-        plan = plan_stages(
-            record,
-            cache=self.cache,
-            augmentation=None,
-            fine_tune_from=None,
-            weights=self.weights,
-            settings=settings,
-        )
-        with building(0, False, None):
-            network = build_network(record, plan, settings, n_features=None, n_classes=2, seed=0)
+        build = template._build_settings()
+        plan = template._plan_stages(record, build, fine_tune_from=None)
+        with building(0, Runtime()):
+            network = build_network(record, plan, build, n_features=None, n_classes=2, seed=0)
             network.backbone.trainable = False  # as in stage 1: its outputs are keyed so
             return cached_outputs(
                 network.features,
                 X,
-                network.feed,
-                batch_size=settings.batch_size,
+                network.pipeline,
+                batch_size=self.batch_size,
                 verbose=self.verbose,
             )
 
@@ -622,52 +624,20 @@ class TransferImageClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        kind = self.stage_plan_.predict_input
-        if kind in (FEATURES, ACTIVATIONS):
-            # Through the shared cache: clones whose frozen parts are the same
-            # (all fits of a learning curve) score a test set for the cost of
-            # one pass of that part and of their trained parts each.
-            fixed, trained = self._cached_parts(kind)
-            inputs = cached_outputs(
-                fixed, X, self._feed(), batch_size=self.batch_size, verbose=self.verbose
-            )
-            proba = call_in_chunks(trained, inputs, self.batch_size)
-        elif kind == IMAGES:
-            # Not Model.predict: its traced function would stay on model_ (and in
-            # TensorFlow's registry) after the estimator is gone.
-            dataset = images_dataset(X, feed=self._feed(), batch_size=self.batch_size)
-            with image_read_errors():
-                proba = inference(self.model_, dataset)
-        else:
-            proba = call_in_chunks(self.model_, X, self.batch_size)
-        proba = np.asarray(proba, dtype=np.float64)
+        feeding = Feeding(self.batch_size, pipeline=self._pipeline(), verbose=self.verbose)
+        feed = self.stage_plan_.predict_feed(self.backbone)
+        proba = np.asarray(feed.predict(self.model_, X, feeding), dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def _feed(self):
-        """How images reach ``model_`` at prediction: no augmentation."""
-        return ImageFeed(
+    def _pipeline(self):
+        """How images reach ``model_`` at prediction (None for feature rows)."""
+        if self.image_size_ is None:
+            return None
+        return ImagePipeline(
             self.image_size_,
             preprocessing=self.stage_plan_.preprocessing,
             window=check_window(self.window),
         )
-
-    def _cached_parts(self, kind):
-        """Return (fixed, trained) parts of ``model_``; the fixed part's output is cached.
-
-        The pooled features and the head while the backbone stayed frozen; after
-        fine-tuning, the activations at the split point (below which nothing
-        was trained) and the top with the head.
-        """
-        import keras
-
-        head = self.model_.get_layer("head")
-        if kind == ACTIVATIONS:
-            backbone = self.model_.get_layer(self.stage_plan_.backbone_name)
-            record = backbone_record(self.backbone)
-            bottom, top = record.split(backbone, self.fine_tune_index_)
-            return bottom, record.pooled(top, head=head, name="fine_tune_top")
-        features = self.model_.layers[self.model_.layers.index(head) - 1].output
-        return keras.Model(self.model_.inputs, features), head
 
     def save(self, path):
         """Save the fitted classifier to one ``.keras`` file, without pickle.

@@ -128,9 +128,54 @@ def test_learning_curve_and_curve_models_know_nothing_of_keras(module):
     assert not _third_party_imports(path) & {"keras", "tensorflow", "scikeras"}
     keras_side = {
         "_keras_utils", "_backbones", "_record", "_hub", "_layers", "_features", "_stages",
-        "_training", "_transfer", "_tf_data", "_heads",
+        "_training", "_transfer", "_tf_data", "_tf_backend", "_feeds", "_heads",
     }  # fmt: skip
     assert not _imports_of(path) & keras_side
+
+
+# The backend seam: the only modules that import TensorFlow (tf.data pipelines,
+# traced functions, seeded augmentation, devices, distribution strategies).
+TENSORFLOW_SEAM = {"_tf_data", "_tf_backend"}
+# What only TensorFlow's objects have: a tensor's or a dataset's ``.numpy()``,
+# ``as_numpy_iterator``, ``element_spec``, a strategy's ``scope()``.
+_TENSORFLOW_ATTRIBUTES = {"numpy", "as_numpy_iterator", "element_spec", "scope"}
+
+
+def test_only_the_backend_seam_imports_tensorflow():
+    """Everything outside the seam speaks Keras and ``keras.ops``: another backend is one change."""
+    importers = {
+        _module_name(path)
+        for path in _package_files()
+        if "tensorflow" in _third_party_imports(path)
+    }
+    assert importers <= TENSORFLOW_SEAM, importers - TENSORFLOW_SEAM
+
+
+def test_no_implicit_tensorflow_ties_outside_the_seam():
+    """No ``.numpy()`` on tensors (``keras.ops.convert_to_numpy``), specs or strategy scopes."""
+    found = [
+        f"{path.name}:{node.lineno} .{node.attr}"
+        for path in _package_files()
+        if _module_name(path) not in TENSORFLOW_SEAM
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in _TENSORFLOW_ATTRIBUTES
+    ]
+    assert found == []
+
+
+def test_input_kinds_are_compared_nowhere():
+    """What a stage is fed is an object of ``_feeds``: its kind names it only in a saved plan."""
+    kinds = {
+        "rows", "images", "features", "feature_views", "activations", "activation_views",
+    }  # fmt: skip
+    found = []
+    for path in _package_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(part, ast.Constant) and part.value in kinds for part in ast.walk(node)
+            ):
+                found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
 
 
 def _is_private(name):

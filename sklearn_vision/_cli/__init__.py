@@ -14,6 +14,7 @@ import os
 import re
 import sys
 
+from .._tf_backend import import_tensorflow_quietly
 from .._version import __version__
 from . import _predict, _sample_size, _train
 from ._study import CommandError
@@ -39,7 +40,7 @@ def main(argv=None):
     # TensorFlow's Python warnings (retracing notices) are for developers.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
-        import_tensorflow_quietly()
+        import_tensorflow_quietly(_STARTUP_NOISE)
         return args.run(args)
     except (CommandError, OSError, ValueError) as exc:
         print(f"sklearn-vision {args.command}: error: {exc}", file=sys.stderr)
@@ -52,33 +53,6 @@ def main(argv=None):
         )
         print(f"sklearn-vision {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up notices kept off stderr; other lines pass.
-
-    The notices are written by C++ to file descriptor 2 at import, where
-    Python's own filters cannot reach: stderr goes to a temporary file for the
-    import, and every line that is not a known notice is written back (so an
-    import error still shows in full).
-    """
-    import tempfile
-
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines():
-                if not _STARTUP_NOISE.search(line):
-                    print(line, file=sys.stderr)
 
 
 def _parser():

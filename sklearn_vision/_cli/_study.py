@@ -27,12 +27,11 @@ class CommandError(Exception):
 
 def _device():
     """Where TensorFlow trains, in words: the GPUs it sees, or the CPU."""
-    import tensorflow as tf
+    from .._tf_backend import gpu_names
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
+    names = gpu_names()
+    if not names:
         return f"CPU ({os.cpu_count()} cores; TensorFlow sees no GPU)"
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     return f"GPU ({', '.join(names)})"
 
 
@@ -248,12 +247,12 @@ def _describe_early_stopping(clf):
 
 def _describe_augmentation(clf):
     from .._backbones import backbone_record
-    from .._stages import IMAGES, resolve_cache
+    from .._stages import resolve_cache
 
     if clf.augmentation is None:
         return ""
     record = backbone_record(clf.backbone)
-    if resolve_cache(clf.cache, record=record, augmentation=clf.augmentation) != IMAGES:
+    if resolve_cache(clf.cache, record=record, augmentation=clf.augmentation).caches:
         return f", augmentation ({clf.augmentation_views} cached views per image)"
     return ", augmentation (fresh every epoch)"
 
