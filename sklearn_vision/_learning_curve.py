@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 
 from ._power_law import LearningCurveWarning, PowerLawRegressor
 from ._split import _subsample, absolute_train_sizes, check_groups, learning_curve_splits
-from ._validation import _chance_score, _FitInputs, run_fits, warn_failures
+from ._validation import _chance_score, _FitInputs, refit_job, run_fits, warn_failures
 
 # What next_round_size collects up to, as multiples of the largest size
 # measured: at least 1.25 times (a round that adds little tells little), at
@@ -415,21 +415,7 @@ class LearningCurveEstimator(MetaEstimatorMixin, BaseEstimator):
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         estimators = [self._clone_estimator(seed) for seed in seeds]
         train, test = splits[plan[0]] if self.cv is None else (np.arange(len(y)), None)
-        # The fit of the first repeat at the largest size, where it trains on all
-        # the training rows, is the refit: kept rather than fitted twice.
-        keep = next(
-            (
-                i
-                for i, (size, repeat, subsample, _) in enumerate(jobs)
-                if self.refit
-                and repeat == 0
-                and size == self.train_sizes_[-1]
-                and self.cv is None
-                and len(subsample) == len(train)
-                and np.array_equal(np.sort(subsample), np.sort(train))
-            ),
-            None,
-        )
+        keep = refit_job(jobs, train) if self.refit and self.cv is None else None
         outcomes, kept = run_fits(
             self.estimator,
             jobs,

@@ -77,6 +77,20 @@ def _chance_score(classifier, y, split, scorer):
         return None
 
 
+def refit_job(jobs, train):
+    """The index of the job that trains on all of ``train``, the refit's rows; or None.
+
+    The first repeat at the largest size, where that size is all the training
+    rows: its fit is the refit, kept rather than fitted twice.
+    """
+    largest = max(size for size, *_ in jobs)
+    for i, (size, repeat, subsample, _) in enumerate(jobs):
+        if size == largest and repeat == 0 and len(subsample) == len(train):
+            if np.array_equal(np.sort(subsample), np.sort(train)):
+                return i
+    return None
+
+
 def run_fits(
     estimator, jobs, estimators, inputs, *, memory, scoring, n_jobs, verbose, n_sizes, keep=None
 ):
