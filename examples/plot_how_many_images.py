@@ -11,7 +11,7 @@ figure is annotated with the reading the :doc:`/getting_started` page
 explains: the estimate, the range of images, the band, and where the curve
 levels off.
 
-It takes about a minute on a 2-core CPU. With your own images, replace
+It takes one to two minutes on a 2-core CPU. With your own images, replace
 the digits by a folder (``load_image_folder("photos").filenames``), the
 convnet by a pretrained backbone (``TransferImageClassifier("mobilenet_v2")``),
 and measure up to all the training images, as the command does on a folder
@@ -30,7 +30,7 @@ from sklearn_vision.datasets import load_digits_images
 
 images, labels = load_digits_images(image_size=16, return_X_y=True)
 convnet = TransferImageClassifier(
-    "small_cnn", weights=None, image_size=16, epochs=30, batch_size=16, learning_rate=3e-3,
+    "small_cnn", weights=None, image_size=16, epochs=30, batch_size=32, learning_rate=3e-3,
     early_stopping=False, random_state=0,
 )  # fmt: skip
 lce = LearningCurveEstimator(

@@ -11,9 +11,11 @@ import sys
 
 import numpy as np
 
-# The small convnet learns from scratch: on the bundled digits, more epochs,
-# smaller batches and a higher learning rate than a pretrained head needs.
-_FROM_SCRATCH = {"epochs": 30, "batch_size": 16, "learning_rate": 3e-3}
+# The small convnet learns from scratch: on the bundled digits, more epochs and
+# a higher learning rate than a pretrained head needs. Batches of 32, not 16:
+# measured at 16 pixels (5 repeats a size), 0.854 against 0.894 at 71 images,
+# the same from 359 on, for 30% less computing.
+_FROM_SCRATCH = {"epochs": 30, "batch_size": 32, "learning_rate": 3e-3}
 # The bundled digits are 8x8 pixels: shown at 16 (the small convnet's least
 # size) they hold all they have. Measured against 32 pixels (the same run, 5
 # repeats): 0.894 against 0.828 at 71 images, 0.981 against 0.986 at 718, in
