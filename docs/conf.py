@@ -85,7 +85,7 @@ html_theme_options = {
     "navbar_persistent": ["search-button"],
     # Getting started, User guide, API reference and Gallery (docs/index.rst's
     # order), the rest under "More": one row of header from 1024 px on.
-    "header_links_before_dropdown": 4,
+    "header_links_before_dropdown": 6,
     # The page's own sections: on the right beside section navigation (API
     # reference, gallery), in the left sidebar on pages without subpages.
     "secondary_sidebar_items": ["page-toc-beside-navigation"],
