@@ -91,7 +91,8 @@ class StagePlan:
     share_backbone : bool
         Whether the built backbone is shared with other fits (frozen throughout).
     shared_trainers : bool
-        Whether stages on cached inputs borrow training steps traced by other fits.
+        Whether stages borrow training steps traced by other fits of the same
+        architecture (the plain runtime, no callbacks).
     cache_required : bool
         Whether the user asked for the cache (``cache=True``): not caching raises.
     backbone_name : str or None

@@ -255,9 +255,7 @@ def train_frozen_stage(network, X, data, plan, schedule, feeding):
     feed = plan.frozen_feed()
     model, datasets = feed.training(network.model, X, data, feeding)
     stage = (schedule.epochs, schedule.learning_rate)
-    return train_stage(
-        model, datasets, stage, schedule, pooled=feed.caches and plan.shared_trainers
-    )
+    return train_stage(model, datasets, stage, schedule, pooled=plan.shared_trainers)
 
 
 def train_fine_tune_stage(network, X, data, plan, schedule, feeding):
@@ -272,9 +270,7 @@ def train_fine_tune_stage(network, X, data, plan, schedule, feeding):
     # top trains on cached activations (of each image or view) at the cut.
     model, datasets = feed.training(network.model, X, data, feeding)
     stage = (schedule.epochs, schedule.learning_rate)
-    return train_stage(
-        model, datasets, stage, schedule, pooled=feed.caches and plan.shared_trainers
-    )
+    return train_stage(model, datasets, stage, schedule, pooled=plan.shared_trainers)
 
 
 def train_stage(model, datasets, stage, settings, *, pooled=False):
