@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._augmentation import resolve_augmentation
+from ._backend import strategy_scope
 from ._cache import get_feature_cache
 from ._keras_utils import (
     architecture,
@@ -22,7 +23,6 @@ from ._keras_utils import (
     seeded_keras,
     weights_digest,
 )
-from ._tf_backend import strategy_scope
 from ._tf_data import ImagePipeline, image_read_errors
 
 LOSS = "sparse_categorical_crossentropy"
