@@ -69,6 +69,11 @@ def inference(model, dataset, *, batch_size, function=None, progress=None):
     )
 
 
+def ready_to_fit(model, dataset):
+    """Make the next ``model.fit`` on ``dataset`` train on its first reshuffle, as all fits do."""
+    _backend().ready_to_fit(model, dataset)
+
+
 def seeded_per_image(augmentation, states, image_size):
     """``augmentation`` compiled once, applied image by image with its seed states set first.
 

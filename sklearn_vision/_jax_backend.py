@@ -89,6 +89,28 @@ def inference(model, dataset, *, batch_size, function=None, progress=None):
     return np.concatenate(outputs)
 
 
+def ready_to_fit(model, dataset):
+    """Build ``model``'s compiled loss and metrics from ``dataset``'s signature, before ``fit``.
+
+    Keras's JAX trainer builds them in the first ``fit`` after ``compile`` from a
+    batch it draws from the dataset, and that draw costs one of the dataset's
+    reshuffles: the first fit of a compiled model would train on other orders
+    than a later fit of the same model (a pooled trainer) and than TensorFlow.
+    One row of zeros through ``compute_loss`` and ``compute_metrics`` builds
+    them instead; ``fit`` resets the metrics it leaves.
+    """
+    import keras
+
+    zeros = keras.tree.map_structure(
+        lambda spec: np.zeros((1, *spec.shape[1:]), spec.dtype.as_numpy_dtype),
+        dataset.element_spec,
+    )
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(zeros)
+    y_pred = model(x, training=False)
+    model.compute_loss(x, y, y_pred, sample_weight, training=False)
+    model.compute_metrics(x, y, y_pred, sample_weight)
+
+
 def seeded_per_image(augmentation, states, image_size):
     """``augmentation`` compiled once, applied image by image with its seed states set first.
 

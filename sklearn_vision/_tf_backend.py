@@ -79,6 +79,10 @@ def inference(model, dataset, *, batch_size, function=None, progress=None):
     return np.concatenate(outputs)
 
 
+def ready_to_fit(model, dataset):
+    """Nothing: TensorFlow's trainer builds a compiled model's state without drawing a batch."""
+
+
 def seeded_per_image(augmentation, states, image_size):
     """``augmentation`` traced once, applied image by image with its seed states set first.
 
