@@ -16,9 +16,9 @@ import threading
 
 import numpy as np
 
+from ._backend import seeded_per_image
 from ._cache import get_feature_cache
 from ._keras_utils import architecture, leaf_layers
-from ._tf_backend import seeded_per_image
 
 _SEED_STATE = "seed_generator_state"
 

@@ -17,13 +17,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._backbones import backbone_record
+from ._backend import backend_name, inference, input_spec, traced_inference
 from ._cache import get_feature_cache
 from ._images import Images, check_images
 from ._intensity import check_window
 from ._keras_utils import architecture, clone_with_weights, hash_weights, seeded_keras
 from ._progress import ProgressBar
 from ._record import BACKBONE_PARAMETER_CONSTRAINTS
-from ._tf_backend import inference, input_spec, traced_inference
 from ._tf_data import ImagePipeline, dataset_arrays, image_read_errors, images_dataset
 
 # Part of a file's key: a change in how files are decoded (16-bit files were once
@@ -56,11 +56,14 @@ def model_key(model, pipeline):
     """Fingerprint what maps an image to ``model``'s output through ``pipeline``.
 
     Hashes the model's weights and layer configuration with the input size, the
-    preprocessing and the dtype policy: other weights, another cut layer or
-    another image size give another key.
+    preprocessing, the dtype policy and the Keras backend: other weights,
+    another cut layer or another image size give another key, and so does
+    another backend, whose outputs differ in the last digits (a disk cache may
+    serve processes of both).
     """
     digest = hashlib.blake2b(digest_size=16)
     description = (
+        backend_name(),
         architecture(model),
         [tuple(t.shape) for t in model.outputs],
         tuple(pipeline.image_size),
@@ -130,14 +133,14 @@ def _predict(model, images, pipeline, batch_size, bar, key=None):
     dataset = images_dataset(images, pipeline=pipeline, batch_size=batch_size)
     function = None
     if key is not None:
-        spec = input_spec(dataset)
+        spec = input_spec(dataset, batch_size)
         function = get_feature_cache().inference_function(
             (key, repr(spec)),
             trace=lambda: traced_inference(model, spec),
             trace_copy=lambda: traced_inference(clone_with_weights(model, trainable=False), spec),
         )
     with image_read_errors():
-        return inference(model, dataset, function, progress=bar)
+        return inference(model, dataset, batch_size=batch_size, function=function, progress=bar)
 
 
 def _view_pixels(images, flat, entries, views, pipeline):

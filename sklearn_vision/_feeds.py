@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 
 from ._augmentation import AugmentedViews, resolve_augmentation
+from ._backend import inference
 from ._features import cached_outputs, cached_view_outputs
-from ._tf_backend import inference
 from ._tf_data import (
     ImagePipeline,
     image_read_errors,
@@ -130,7 +130,7 @@ class ImagesFeed:
         # TensorFlow's registry) after the estimator is gone.
         dataset = images_dataset(X, pipeline=feeding.plain, batch_size=feeding.batch_size)
         with image_read_errors():
-            return inference(model, dataset)
+            return inference(model, dataset, batch_size=feeding.batch_size)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 With :mod:`._tf_data` (the input pipelines), the only module that imports
 TensorFlow, and only inside its functions: traced inference and its input
 signature, the per-image seeded augmentation (a traced loop that sets the
-seed generators' state), the GPUs TensorFlow sees, the scope of a
-distribution strategy, and TensorFlow's quiet import for the command line.
-Another Keras backend would replace what is here.
+seed generators' state), augmentation inside tf.data, the GPUs TensorFlow
+sees, the scope of a distribution strategy, and TensorFlow's quiet import for
+the command line. :mod:`._jax_backend` has the same functions for JAX;
+:mod:`._backend` picks one.
 """
 
 import functools
@@ -46,8 +47,8 @@ def strategy_scope(strategy):
     return strategy.scope()
 
 
-def input_spec(dataset):
-    """The signature of a dataset's batches, for :func:`traced_inference`."""
+def input_spec(dataset, batch_size):
+    """The signature of a dataset's batches, for :func:`traced_inference` (any batch size)."""
     return dataset.element_spec
 
 
@@ -62,20 +63,24 @@ def traced_inference(model, spec):
     return tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
 
 
-def inference(model, dataset, function=None, progress=None):
+def inference(model, dataset, *, batch_size, function=None, progress=None):
     """Return ``model``'s inference-mode output on every batch of ``dataset``.
 
     ``function`` is a :func:`traced_inference` of ``model`` (traced here when
     None); ``progress`` (a :class:`ProgressBar`-like object) is told of each
     batch's rows.
     """
-    function = function or traced_inference(model, input_spec(dataset))
+    function = function or traced_inference(model, input_spec(dataset, batch_size))
     outputs = []
     for batch in dataset:
         outputs.append(function(batch).numpy())
         if progress is not None:
             progress.update(len(outputs[-1]))
     return np.concatenate(outputs)
+
+
+def ready_to_fit(model, dataset):
+    """Nothing: TensorFlow's trainer builds a compiled model's state without drawing a batch."""
 
 
 def seeded_per_image(augmentation, states, image_size):
@@ -101,6 +106,11 @@ def seeded_per_image(augmentation, states, image_size):
         return views.stack()
 
     return lambda images, seeds: augment(images, seeds).numpy()
+
+
+def batch_augmentation(augmentation):
+    """The function that augments a batch inside ``tf.data``: the layers, in training mode."""
+    return lambda images: augmentation(images, training=True)
 
 
 def import_tensorflow_quietly(noise):

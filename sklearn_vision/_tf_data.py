@@ -126,14 +126,18 @@ def _preparer(pipeline):
     """The per-batch map of images: float, RGB, resized, augmented, preprocessed."""
     import tensorflow as tf
 
+    from ._backend import batch_augmentation
+
+    augment = None if pipeline.augmentation is None else batch_augmentation(pipeline.augmentation)
+
     def prepare(x, *rest):
         x = tf.cast(x, tf.float32)
         if x.shape[-1] == 1:
             x = tf.image.grayscale_to_rgb(x)
         if tuple(x.shape[1:3]) != tuple(pipeline.image_size):
             x = tf.image.resize(x, pipeline.image_size)
-        if pipeline.augmentation is not None:
-            x = pipeline.augmentation(x, training=True)
+        if augment is not None:
+            x = augment(x)
         if pipeline.preprocessing is not None:
             x = pipeline.preprocessing(x)
         return (x, *rest) if rest else x

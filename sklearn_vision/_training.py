@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._augmentation import resolve_augmentation
+from ._backend import ready_to_fit, strategy_scope
 from ._cache import get_feature_cache
 from ._keras_utils import (
     architecture,
@@ -22,7 +23,6 @@ from ._keras_utils import (
     seeded_keras,
     weights_digest,
 )
-from ._tf_backend import strategy_scope
 from ._tf_data import ImagePipeline, image_read_errors
 
 LOSS = "sparse_categorical_crossentropy"
@@ -72,6 +72,7 @@ class Trainer:
         ):
             variable.assign(value)
         self.model.optimizer.learning_rate = learning_rate
+        ready_to_fit(self.model, dataset)
         history = self.model.fit(dataset, **fit_params)
         copy_state(self.model, model)
         return history
@@ -311,6 +312,7 @@ def train_stage(model, datasets, stage, settings, *, pooled=False):
         model.compile(
             optimizer=optimizer, loss=LOSS, metrics=["accuracy"], steps_per_execution=steps
         )
+        ready_to_fit(model, train_ds)
         history = model.fit(train_ds, **fit_params)
         release_step_functions(model)
     return {name: [float(v) for v in values] for name, values in history.history.items()}

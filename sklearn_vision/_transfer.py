@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
 )
 
 from ._backbones import backbone_record
+from ._backend import gpu_available
 from ._features import cached_outputs
 from ._feeds import Feeding
 from ._heads import HeadJob, HeadPredictions, heads_proba, train_heads
@@ -33,7 +34,6 @@ from ._stages import (
     saved_plan,
     validation_split,
 )
-from ._tf_backend import gpu_available
 from ._tf_data import ImagePipeline
 from ._training import (
     build_network,

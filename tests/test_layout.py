@@ -129,26 +129,41 @@ def test_learning_curve_and_curve_models_know_nothing_of_keras(module):
     keras_side = {
         "_keras_utils", "_backbones", "_record", "_hub", "_layers", "_features", "_stages",
         "_training", "_transfer", "_tf_data", "_tf_backend", "_feeds", "_heads",
+        "_backend", "_jax_backend",
     }  # fmt: skip
     assert not _imports_of(path) & keras_side
 
 
 # The backend seam: the only modules that import TensorFlow (tf.data pipelines,
-# traced functions, seeded augmentation, devices, distribution strategies).
+# traced functions, seeded augmentation, devices, distribution strategies), and
+# their JAX twin, the only module that imports JAX; ``_backend`` picks the twin.
 TENSORFLOW_SEAM = {"_tf_data", "_tf_backend"}
+JAX_SEAM = {"_jax_backend"}
+SEAM = TENSORFLOW_SEAM | JAX_SEAM
 # What only TensorFlow's objects have: a tensor's or a dataset's ``.numpy()``,
 # ``as_numpy_iterator``, ``element_spec``, a strategy's ``scope()``.
 _TENSORFLOW_ATTRIBUTES = {"numpy", "as_numpy_iterator", "element_spec", "scope"}
 
 
-def test_only_the_backend_seam_imports_tensorflow():
+@pytest.mark.parametrize("library, seam", [("tensorflow", TENSORFLOW_SEAM), ("jax", JAX_SEAM)])
+def test_only_the_backend_seam_imports_a_backend(library, seam):
     """Everything outside the seam speaks Keras and ``keras.ops``: another backend is one change."""
     importers = {
-        _module_name(path)
-        for path in _package_files()
-        if "tensorflow" in _third_party_imports(path)
+        _module_name(path) for path in _package_files() if library in _third_party_imports(path)
     }
-    assert importers <= TENSORFLOW_SEAM, importers - TENSORFLOW_SEAM
+    assert importers <= seam, importers - seam
+
+
+def test_the_seam_door_imports_no_backend_module_at_import():
+    """``_backend`` picks a twin when called, so importing it imports neither twin nor Keras."""
+    code = (
+        "import sys, sklearn_vision._backend; "
+        "print(sorted(m for m in sys.modules if m.split('.')[-1] in "
+        "('keras', 'tensorflow', 'jax', '_tf_backend', '_jax_backend')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_no_implicit_tensorflow_ties_outside_the_seam():
@@ -156,7 +171,7 @@ def test_no_implicit_tensorflow_ties_outside_the_seam():
     found = [
         f"{path.name}:{node.lineno} .{node.attr}"
         for path in _package_files()
-        if _module_name(path) not in TENSORFLOW_SEAM
+        if _module_name(path) not in SEAM
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Attribute) and node.attr in _TENSORFLOW_ATTRIBUTES
     ]

@@ -28,12 +28,13 @@ class CommandError(Exception):
 
 
 def _device():
-    """Where TensorFlow trains, in words: the GPUs it sees, or the CPU."""
-    from .._tf_backend import gpu_names
+    """Where Keras trains, in words: the GPUs its backend sees, or the CPU."""
+    from .._backend import backend_name, gpu_names
 
     names = gpu_names()
     if not names:
-        return f"CPU ({os.cpu_count()} cores; TensorFlow sees no GPU)"
+        backend = {"tensorflow": "TensorFlow", "jax": "JAX"}[backend_name()]
+        return f"CPU ({os.cpu_count()} cores; {backend} sees no GPU)"
     return f"GPU ({', '.join(names)})"
 
 
