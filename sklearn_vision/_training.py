@@ -256,7 +256,12 @@ def train_frozen_stage(network, X, data, plan, schedule, feeding):
     feed = plan.frozen_feed()
     model, datasets = feed.training(network.model, X, data, feeding)
     stage = (schedule.epochs, schedule.learning_rate)
-    return train_stage(model, datasets, stage, schedule, pooled=plan.shared_trainers)
+    # A pooled trainer is a clone: it keeps which layers train where the whole
+    # model trains (feature rows, a network from scratch) or on cached inputs,
+    # not a frozen backbone's nested layers (KerasHub's).
+    whole = network.record is None or network.record.trains_from_scratch
+    pooled = plan.shared_trainers and (feed.caches or whole)
+    return train_stage(model, datasets, stage, schedule, pooled=pooled)
 
 
 def train_fine_tune_stage(network, X, data, plan, schedule, feeding):
@@ -271,7 +276,8 @@ def train_fine_tune_stage(network, X, data, plan, schedule, feeding):
     # top trains on cached activations (of each image or view) at the cut.
     model, datasets = feed.training(network.model, X, data, feeding)
     stage = (schedule.epochs, schedule.learning_rate)
-    return train_stage(model, datasets, stage, schedule, pooled=plan.shared_trainers)
+    pooled = plan.shared_trainers and feed.caches
+    return train_stage(model, datasets, stage, schedule, pooled=pooled)
 
 
 def train_stage(model, datasets, stage, settings, *, pooled=False):
